@@ -1,0 +1,16 @@
+// Error kinds shared by the core, the CLI and the addon.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace hybrid {
+
+// Bad input from outside (a corrupt model file, an unknown architecture, bad arguments): the message is
+// complete and meant for the user, e.g. "model.gguf: tensor blk.3.ssm_in.weight: data ends at byte …".
+// The CLI prints it and exits with code 2; the addon throws it as a JS Error with code "EINPUT".
+class InputError : public std::runtime_error {
+ public:
+  explicit InputError(const std::string& msg) : std::runtime_error(msg) {}
+};
+
+}  // namespace hybrid

@@ -1,0 +1,56 @@
+// In-extension-host test suite entry (VS Code's extensionTestsPath module).
+// Bundled with mocha by test/e2e/build-suite.mjs into out/e2e/suite/index.js.
+// Prints one line per test: "ok - <title>" or "FAIL - <title>: <error>", then a summary line
+// "e2e-suite: N passed, N failed"; the harness parses these lines.
+import Mocha from 'mocha';
+
+type Runner = Mocha.Runner;
+
+/** Minimal line reporter; console output reaches the harness through codeAutomationLog. */
+class LineReporter {
+  constructor(runner: Runner) {
+    let passed = 0;
+    let failed = 0;
+    const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' | ').slice(0, 2000);
+    runner.on(Mocha.Runner.constants.EVENT_TEST_PASS, (t: Mocha.Test) => {
+      passed++;
+      console.log(`ok - ${t.fullTitle()} (${t.duration ?? 0} ms)`);
+    });
+    runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, (t: Mocha.Runnable, err: Error) => {
+      failed++;
+      const msg = err && (err.stack || err.message) ? String(err.message || err.stack) : String(err);
+      console.log(`FAIL - ${t.fullTitle()}: ${oneLine(msg)}`);
+      if (err && err.stack) console.log(`  ${oneLine(err.stack)}`);
+    });
+    runner.on(Mocha.Runner.constants.EVENT_TEST_PENDING, (t: Mocha.Test) => {
+      console.log(`skip - ${t.fullTitle()}`);
+    });
+    runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
+      console.log(`e2e-suite: ${passed} passed, ${failed} failed`);
+    });
+  }
+}
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({
+    ui: 'tdd',
+    timeout: Number(process.env.HYBRID_E2E_TEST_TIMEOUT_MS) || 60_000,
+    color: false,
+    reporter: LineReporter as unknown as typeof Mocha.reporters.Base,
+  });
+  // Test files are bundled, not loaded from disk: define the TDD globals, then evaluate each file.
+  mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'e2e', mocha);
+  require('./extension.test');
+  require('./runtime.test');
+  return new Promise((resolve, reject) => {
+    try {
+      mocha.run((failures) => {
+        if (failures > 0) reject(new Error(`${failures} e2e test(s) failed`));
+        else resolve();
+      });
+    } catch (err) {
+      console.log(`FAIL - suite setup: ${err}`);
+      reject(err);
+    }
+  });
+}
