@@ -2,6 +2,7 @@
 // Bundled with mocha by test/e2e/build-suite.mjs into out/e2e/suite/index.js.
 // Prints one line per test: "ok - <title>" or "FAIL - <title>: <error>", then a summary line
 // "e2e-suite: N passed, N failed"; the harness parses these lines.
+import * as fs from 'node:fs';
 import Mocha from 'mocha';
 
 type Runner = Mocha.Runner;
@@ -11,16 +12,24 @@ class LineReporter {
   constructor(runner: Runner) {
     let passed = 0;
     let failed = 0;
+    // Desktop runs (test/e2e/run.mjs --desktop) cannot read the console: results also go to a file.
+    const resultsFile = process.env.HYBRID_E2E_RESULTS_FILE;
+    const record = (r: { name: string; ok: boolean; error?: string }) => {
+      if (resultsFile) fs.appendFileSync(resultsFile, JSON.stringify(r) + '\n');
+    };
     const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' | ').slice(0, 2000);
     runner.on(Mocha.Runner.constants.EVENT_TEST_PASS, (t: Mocha.Test) => {
       passed++;
+      record({ name: t.fullTitle(), ok: true });
       console.log(`ok - ${t.fullTitle()} (${t.duration ?? 0} ms)`);
     });
     runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, (t: Mocha.Runnable, err: Error) => {
       failed++;
       const msg = err && (err.stack || err.message) ? String(err.message || err.stack) : String(err);
+      record({ name: t.fullTitle(), ok: false, error: oneLine(msg) });
       console.log(`FAIL - ${t.fullTitle()}: ${oneLine(msg)}`);
-      if (err && err.stack) console.log(`  ${oneLine(err.stack)}`);
+      const frames = err && err.stack ? err.stack.split('\n').filter((l) => /^\s+at /.test(l)) : [];
+      if (frames.length) console.log(`    ${frames.slice(0, 4).map((l) => l.trim()).join(' | ')}`);
     });
     runner.on(Mocha.Runner.constants.EVENT_TEST_PENDING, (t: Mocha.Test) => {
       console.log(`skip - ${t.fullTitle()}`);

@@ -3,11 +3,8 @@ import * as vscode from 'vscode';
 import { activeExtension, runtimeInfo } from './util';
 
 suite('runtime', () => {
-  suiteSetup(async () => {
-    await activeExtension();
-  });
-
   test('showRuntimeInfo returns addon, cpu, cuda and worker info', async () => {
+    await activeExtension();
     const info = await runtimeInfo();
     assert.equal(typeof info.addonVersion, 'string', 'addonVersion is a string');
     assert.ok(info.addonVersion.length > 0, 'addonVersion is not empty');
@@ -18,6 +15,7 @@ suite('runtime', () => {
   });
 
   test('restartRuntime starts a new worker process', async () => {
+    await activeExtension();
     const before = await runtimeInfo();
     await vscode.commands.executeCommand('hybridCopilot.restartRuntime');
     const after = await runtimeInfo();

@@ -1,0 +1,40 @@
+// Command palette actions about the runtime itself: show its info, restart it, show the logs.
+import * as vscode from 'vscode';
+import { describeRuntime } from '../shared/format';
+import type { RuntimeInfo } from '../shared/protocol';
+import type { RuntimeClient } from '../runtime/client';
+
+export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogOutputChannel): vscode.Disposable[] {
+  return [
+    // Returns the info object so that other extensions and tests can read it.
+    vscode.commands.registerCommand('hybridCopilot.showRuntimeInfo', async (): Promise<RuntimeInfo | undefined> => {
+      try {
+        const info = await runtime.request('info', {});
+        const lines = describeRuntime(info);
+        for (const line of lines) log.info(line);
+        const device = info.device.using === 'cuda' ? `GPU (${info.cuda.devices[0]?.name})` : 'CPU';
+        const model = info.model.status === 'found' ? info.model.path.split(/[\\/]/).pop() : 'no model';
+        void vscode.window
+          .showInformationMessage(`Hybrid Copilot ${info.addonVersion} on ${device}, ${model}.`, 'Show Details')
+          .then((choice) => choice && log.show(true));
+        return info;
+      } catch (e) {
+        const message = `Hybrid Copilot: the runtime did not answer: ${(e as Error).message}`;
+        log.error(message);
+        void vscode.window.showErrorMessage(message, 'Restart Runtime', 'Show Logs').then((choice) => {
+          if (choice === 'Restart Runtime') void vscode.commands.executeCommand('hybridCopilot.restartRuntime');
+          if (choice === 'Show Logs') log.show();
+        });
+        throw e;
+      }
+    }),
+    vscode.commands.registerCommand('hybridCopilot.restartRuntime', async (): Promise<RuntimeInfo> => {
+      log.info('restarting the runtime worker');
+      return vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: 'Hybrid Copilot: restarting runtime' },
+        () => runtime.restart(),
+      );
+    }),
+    vscode.commands.registerCommand('hybridCopilot.showLogs', () => log.show()),
+  ];
+}

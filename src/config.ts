@@ -1,0 +1,32 @@
+// Reads the extension's settings (package.json `contributes.configuration`) into typed values.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { Device, InitializeParams } from './shared/protocol';
+
+export const SECTION = 'hybridCopilot';
+
+/** The model file to load: the setting, else HYBRID_COPILOT_MODEL, else `<extension>/models/default.gguf`. */
+export function resolveModelPath(extensionPath: string): string {
+  const configured = vscode.workspace.getConfiguration(SECTION).get<string>('modelPath', '').trim();
+  if (configured) return configured.replace(/^~(?=$|\/)/, process.env.HOME ?? '~');
+  if (process.env.HYBRID_COPILOT_MODEL) return process.env.HYBRID_COPILOT_MODEL;
+  const bundled = path.join(extensionPath, 'models', 'default.gguf');
+  return fs.existsSync(bundled) ? bundled : '';
+}
+
+export function runtimeSettings(extensionPath: string): InitializeParams {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  return {
+    modelPath: resolveModelPath(extensionPath),
+    device: c.get<Device>('device', 'auto'),
+    threads: c.get<number>('threads', 0),
+    contextLength: c.get<number>('contextLength', 16384),
+    stateMemoryBudgetMB: c.get<number>('stateMemoryBudgetMB', 2048),
+  };
+}
+
+/** Settings whose change needs a new worker (the model and its memory live there). */
+export const RUNTIME_SETTINGS = ['modelPath', 'device', 'threads', 'contextLength', 'stateMemoryBudgetMB'].map(
+  (k) => `${SECTION}.${k}`,
+);

@@ -1,0 +1,686 @@
+// End-to-end harness: a real VS Code workbench (code-server, run by Node 24) driven in Debian's
+// chromium through playwright-core.
+//
+//   import { runE2E } from './test/e2e/harness.mjs';
+//   const { passed, failed, durationMs, results } = await runE2E({
+//     extensionPath, workspace, resultsDir, testsPath,
+//   });
+//
+// Phase "suite": opens a window with extensionDevelopmentPath + extensionTestsPath (through the
+//   smoke-test driver's URL payload); the suite's console lines come back through codeAutomationLog,
+//   its exit code through codeAutomationExit; "ok - name" / "FAIL - name: err" lines are counted.
+// Phase "ui": opens a fresh window with extensionDevelopmentPath only and checks it as a person would:
+//   title, command palette commands, the chat webview (screenshot resultsDir/e2e-chat-view.png),
+//   no error notifications. Every check counts as one test; a failing one saves a screenshot.
+// code-server and chromium run in their own process groups/sessions and are killed in every exit path
+// (normal end, errors, phase time-outs, SIGINT/SIGTERM/SIGHUP).
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export const USER_SETTINGS = {
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'editor.quickSuggestions': false,
+  'telemetry.telemetryLevel': 'off',
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'extensions.ignoreRecommendations': true,
+  'update.mode': 'none',
+  'security.workspace.trust.enabled': false,
+  'git.enabled': false,
+  'chat.disableAIFeatures': true,
+};
+
+const EXT_DEV_HOST = '[Extension Development Host]';
+
+function defaultLog(line) {
+  process.stdout.write(line + '\n');
+}
+
+// ---------------------------------------------------------------- processes
+
+/** All processes in the session / process group led by `leader`, plus their descendants. */
+function processTree(leader) {
+  const found = new Set();
+  const byParent = new Map();
+  let entries = [];
+  try {
+    entries = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [leader];
+  }
+  for (const d of entries) {
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp session ...
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(d);
+    const ppid = Number(rest[1]);
+    const pgrp = Number(rest[2]);
+    const sid = Number(rest[3]);
+    if (pid === process.pid) continue;
+    if (pgrp === leader || sid === leader || pid === leader) found.add(pid);
+    if (!byParent.has(ppid)) byParent.set(ppid, []);
+    byParent.get(ppid).push(pid);
+  }
+  const queue = [...found];
+  while (queue.length) {
+    const p = queue.pop();
+    for (const c of byParent.get(p) ?? []) {
+      if (!found.has(c) && c !== process.pid) {
+        found.add(c);
+        queue.push(c);
+      }
+    }
+  }
+  return [...found];
+}
+
+class ProcessJanitor {
+  constructor(log) {
+    this.log = log;
+    this.leaders = new Set();
+    this.cleanups = [];
+    this.onSignal = (sig) => {
+      this.log(`e2e: received ${sig}, stopping code-server and chromium`);
+      this.killAllSync();
+      process.exit(128 + (os.constants.signals[sig] ?? 1));
+    };
+    this.onExit = () => this.killAllSync();
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, this.onSignal);
+    process.on('exit', this.onExit);
+  }
+  add(pid) {
+    if (pid) this.leaders.add(pid);
+  }
+  onCleanup(fn) {
+    this.cleanups.push(fn);
+  }
+  killAllSync() {
+    for (const leader of this.leaders) {
+      for (const pid of processTree(leader)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+      try {
+        process.kill(-leader, 'SIGKILL');
+      } catch {}
+    }
+    this.leaders.clear();
+    for (const fn of this.cleanups.splice(0)) {
+      try {
+        fn();
+      } catch {}
+    }
+  }
+  /** SIGTERM the tree, wait up to graceMs, then SIGKILL what is left. */
+  async stop(leader, graceMs = 3000) {
+    if (!this.leaders.has(leader)) return;
+    for (const pid of processTree(leader)) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {}
+    }
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && processTree(leader).length) await sleep(100);
+    for (const pid of processTree(leader)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    this.leaders.delete(leader);
+  }
+  dispose() {
+    for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.off(s, this.onSignal);
+    process.off('exit', this.onExit);
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function httpStatus(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(0);
+    });
+  });
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${Math.round(ms / 1000)} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function slug(s) {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
+}
+
+function cleanEnv(extra) {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(npm_|VSCODE_|ELECTRON_)/i.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+function formatArg(a) {
+  if (typeof a === 'string') return a;
+  try {
+    return JSON.stringify(a);
+  } catch {
+    return String(a);
+  }
+}
+
+// ---------------------------------------------------------------- code-server
+
+async function startCodeServer({ node24, codeServerEntry, dirs, workspace, janitor, log, logFile }) {
+  const port = await freePort();
+  const args = [
+    codeServerEntry,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
+    '--vscode-option',
+    'enable-smoke-test-driver',
+    '--user-data-dir',
+    dirs.userData,
+    '--extensions-dir',
+    dirs.extensions,
+    workspace,
+  ];
+  const env = cleanEnv({
+    HOME: process.env.HOME || dirs.root,
+    XDG_CONFIG_HOME: dirs.config,
+    XDG_DATA_HOME: dirs.data,
+    XDG_CACHE_HOME: dirs.cache,
+    XDG_STATE_HOME: dirs.state,
+    XDG_RUNTIME_DIR: dirs.runtime,
+    TMPDIR: dirs.tmp,
+    // the extension host inherits these (its tests can tell they run under the harness)
+    HYBRID_E2E: '1',
+    // no marketplace: there is no network, and its failing queries only add noise and delay
+    EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: '', itemUrl: '', resourceUrlTemplate: '' }),
+  });
+  const out = fs.openSync(logFile, 'w');
+  const child = spawn(node24, args, { detached: true, stdio: ['ignore', out, out], env, cwd: dirs.root });
+  fs.closeSync(out);
+  janitor.add(child.pid);
+  let exited = null;
+  child.on('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  child.on('error', (e) => {
+    exited = { error: e.message };
+  });
+  const started = Date.now();
+  const deadline = started + 60_000;
+  for (;;) {
+    if (exited) {
+      throw new Error(
+        `code-server exited during start-up (${JSON.stringify(exited)}); log:\n${tail(logFile, 30)}`,
+      );
+    }
+    if ((await httpStatus(`http://127.0.0.1:${port}/healthz`)) === 200) break;
+    if (Date.now() > deadline) throw new Error(`code-server /healthz not up after 60 s; log:\n${tail(logFile, 30)}`);
+    await sleep(200);
+  }
+  log(`e2e: code-server up on 127.0.0.1:${port} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { port, pid: child.pid, child };
+}
+
+function tail(file, n) {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function workbenchUrl(port, workspace, payload) {
+  const q = [`folder=${encodeURIComponent(workspace)}`];
+  if (payload) q.push(`payload=${encodeURIComponent(JSON.stringify(payload))}`);
+  return `http://127.0.0.1:${port}/?${q.join('&')}`;
+}
+
+function remoteUri(port, absPath) {
+  return `vscode-remote://127.0.0.1:${port}${path.resolve(absPath)}`;
+}
+
+async function newPage(browser, consoleLog, label) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.on('dialog', (d) => d.dismiss().catch(() => {}));
+  page.on('console', (m) => consoleLog.write(`[${label}] ${m.type()}: ${m.text()}\n`));
+  page.on('pageerror', (e) => consoleLog.write(`[${label}] pageerror: ${e.message}\n`));
+  return { context, page };
+}
+
+// ---------------------------------------------------------------- phase (a): in-host suite
+
+async function suitePhase({ browser, port, extensionPath, testsPath, workspace, log, resultsDir, consoleLog, results }) {
+  const own = [];
+  const hostLog = fs.createWriteStream(path.join(resultsDir, 'e2e-suite.log'));
+  const { context, page } = await newPage(browser, consoleLog, 'suite');
+  try {
+    let resolveExit;
+    const exited = new Promise((r) => (resolveExit = r));
+    const seen = new Set();
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+      const text = (Array.isArray(args) ? args : [args]).map(formatArg).join(' ');
+      hostLog.write(`${type}: ${text}\n`);
+      for (const raw of text.split('\n')) {
+        const line = raw.trimEnd();
+        if (!line) continue;
+        const m = /(?:^|\s)(ok|FAIL|skip) - (.*)$/.exec(line);
+        if (m && !/^\s+at /.test(line)) {
+          const key = `${m[1]} ${m[2]}`;
+          if (seen.has(key)) continue; // the same line can arrive through two loggers
+          seen.add(key);
+          const record = (r) => {
+            own.push(r);
+            results.push(r);
+          };
+          if (m[1] === 'ok') record({ name: m[2].replace(/ \(\d+ ms\)$/, ''), ok: true });
+          else if (m[1] === 'FAIL') {
+            const i = m[2].indexOf(': ');
+            record({
+              name: i > 0 ? m[2].slice(0, i) : m[2],
+              ok: false,
+              error: i > 0 ? m[2].slice(i + 2) : '',
+            });
+          }
+          log(`e2e: ${m[1]} - ${m[2]}`);
+        } else if (
+          /e2e-suite:|^\s+at .* \| at |hybrid/i.test(line) ||
+          (/^\s*(FAIL|Error)\b/.test(line) && !/^\s+at /.test(line)) ||
+          process.env.HYBRID_E2E_VERBOSE
+        ) {
+          // suite lines and anything about the extension; the rest only goes to e2e-suite.log
+          log(`  [host] ${line.slice(0, 1000)}`);
+        }
+      }
+    });
+    await page.exposeFunction('codeAutomationExit', (code) => resolveExit(Number(code)));
+    const payload = [
+      ['extensionDevelopmentPath', remoteUri(port, extensionPath)],
+      ['extensionTestsPath', remoteUri(port, testsPath)],
+      ['skipWelcome', 'true'],
+    ];
+    const started = Date.now();
+    await page.goto(workbenchUrl(port, workspace, payload));
+    const crashed = new Promise((_, reject) => page.once('crash', () => reject(new Error('page crashed'))));
+    const code = await Promise.race([exited, crashed]);
+    log(`e2e: in-host suite exited with code ${code} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (code !== 0 && !own.some((r) => !r.ok)) {
+      results.push({ name: 'in-host suite', ok: false, error: `exited with code ${code}` });
+      log(`e2e: FAIL - in-host suite: exited with code ${code} (see test-results/e2e-suite.log)`);
+    }
+    if (code === 0 && own.length === 0) {
+      results.push({ name: 'in-host suite', ok: false, error: 'no test ran' });
+      log('e2e: FAIL - in-host suite: exited 0 but reported no test');
+    }
+  } catch (e) {
+    await page.screenshot({ path: path.join(resultsDir, 'e2e-fail-suite.png') }).catch(() => {});
+    throw e;
+  } finally {
+    hostLog.end();
+    await context.close().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- phase (b): UI
+
+async function waitForWorkbench(page, timeoutMs = 60_000) {
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: timeoutMs });
+  const deadline = Date.now() + timeoutMs;
+  let title = '';
+  while (Date.now() < deadline) {
+    title = await page.title();
+    if (title.includes(EXT_DEV_HOST)) return title;
+    await sleep(250);
+  }
+  throw new Error(`window title is "${title}", expected it to contain "${EXT_DEV_HOST}"`);
+}
+
+async function openPalette(page) {
+  const widget = page.locator('.quick-input-widget');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await page.keyboard.press('Escape').catch(() => {});
+    await page.keyboard.press(attempt === 1 ? 'F1' : 'Control+Shift+P');
+    try {
+      await widget.waitFor({ state: 'visible', timeout: 5000 });
+      return widget;
+    } catch {
+      // focus may still be in the page body before the workbench is ready: click and retry
+      await page.locator('.monaco-workbench .part.statusbar').click({ timeout: 2000 }).catch(() => {});
+    }
+  }
+  throw new Error('command palette did not open');
+}
+
+/**
+ * Runs a command by its palette title, e.g. "Hybrid Copilot: Open Chat". An extension's commands
+ * appear only once the extension host has registered it, so this retries until `timeoutMs`.
+ */
+async function runCommand(page, title, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  let rows = [];
+  for (;;) {
+    const widget = await openPalette(page);
+    const input = widget.locator('.quick-input-box input, input').first();
+    await input.fill(`>${title}`);
+    const row = widget.locator('.monaco-list-row').filter({ hasText: title }).first();
+    try {
+      await row.waitFor({ state: 'visible', timeout: 3000 });
+      await row.click();
+      await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+      return;
+    } catch (e) {
+      if (await row.isVisible().catch(() => false)) throw e; // found but could not be run
+      rows = await widget.locator('.monaco-list-row').allInnerTexts().catch(() => []);
+      await page.keyboard.press('Escape').catch(() => {});
+    }
+    if (Date.now() > deadline) break;
+    await sleep(1000);
+  }
+  throw new Error(
+    `command "${title}" not found in the command palette after ${Math.round(timeoutMs / 1000)} s ` +
+      `(rows: ${rows.map((r) => r.replace(/\s+/g, ' ')).join(' | ') || 'none'})`,
+  );
+}
+
+async function findAppInWebviews(page, text, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let lastSeen = '';
+  while (Date.now() < deadline) {
+    const frames = page.locator('iframe.webview.ready');
+    const n = await frames.count();
+    for (let i = 0; i < n; i++) {
+      const app = frames.nth(i).contentFrame().locator('#active-frame').contentFrame().locator('#app');
+      try {
+        if ((await app.count()) === 0) continue;
+        const t = await app.first().innerText({ timeout: 2000 });
+        lastSeen = t;
+        if (t.includes(text)) return t;
+      } catch {}
+    }
+    await sleep(300);
+  }
+  throw new Error(
+    lastSeen
+      ? `#app found in a webview but its text is "${lastSeen.slice(0, 200)}" (no "${text}")`
+      : `no webview (iframe.webview.ready > #active-frame) has an element #app containing "${text}"`,
+  );
+}
+
+async function errorNotifications(page) {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const center = page.locator('.notifications-center');
+  await center.waitFor({ state: 'visible', timeout: 5000 }).catch(() => {});
+  await sleep(300);
+  const items = center.locator('.notification-list-item');
+  const n = await items.count();
+  const all = [];
+  const errors = [];
+  for (let i = 0; i < n; i++) {
+    const item = items.nth(i);
+    const text = (await item.locator('.notification-list-item-message').innerText().catch(() => '')).trim();
+    const isError = (await item.locator('.codicon-error').count()) > 0;
+    all.push(`${isError ? 'error' : 'info'}: ${text}`);
+    if (isError) errors.push(text);
+  }
+  await page.keyboard.press('Escape').catch(() => {});
+  return { all, errors };
+}
+
+async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDir, consoleLog, stepTimeoutMs, results }) {
+  let windowFailed = false;
+  const { context, page } = await newPage(browser, consoleLog, 'ui');
+  const check = async (name, fn) => {
+    if (windowFailed) {
+      results.push({ name, ok: false, error: 'not run: the window did not open' });
+      log(`e2e: FAIL - ${name}: not run (the window did not open)`);
+      return;
+    }
+    const started = Date.now();
+    try {
+      await withTimeout(fn(), stepTimeoutMs, name);
+      results.push({ name, ok: true });
+      log(`e2e: ok - ${name} (${Date.now() - started} ms)`);
+    } catch (e) {
+      const shot = path.join(resultsDir, `e2e-fail-${slug(name)}.png`);
+      await page.screenshot({ path: shot }).catch(() => {});
+      const msg = String(e?.message ?? e).split('\n')[0];
+      results.push({ name, ok: false, error: msg });
+      if (name === WINDOW_CHECK) windowFailed = true;
+      log(`e2e: FAIL - ${name}: ${msg} (screenshot ${path.relative(process.cwd(), shot)})`);
+    }
+  };
+  const WINDOW_CHECK = 'ui: window opens as Extension Development Host';
+  try {
+    const payload = [
+      ['extensionDevelopmentPath', remoteUri(port, extensionPath)],
+      ['skipWelcome', 'true'],
+    ];
+    await page.goto(workbenchUrl(port, workspace, payload));
+    await check(WINDOW_CHECK, async () => {
+      const title = await waitForWorkbench(page);
+      log(`e2e:   title: ${title}`);
+    });
+    await check('ui: "Hybrid Copilot: Show Runtime Info" runs from the command palette', () =>
+      runCommand(page, 'Hybrid Copilot: Show Runtime Info'),
+    );
+    await check('ui: "Hybrid Copilot: Open Chat" shows the chat webview', async () => {
+      await runCommand(page, 'Hybrid Copilot: Open Chat');
+      const text = await findAppInWebviews(page, 'Hybrid Copilot', 30_000);
+      log(`e2e:   #app text: ${text.replace(/\s+/g, ' ').slice(0, 120)}`);
+      await sleep(500); // let the view finish painting
+      await page.screenshot({ path: path.join(resultsDir, 'e2e-chat-view.png') });
+    });
+    await check('ui: no error notifications', async () => {
+      const { all, errors } = await errorNotifications(page);
+      for (const a of all) log(`e2e:   notification ${a.replace(/\s+/g, ' ').slice(0, 200)}`);
+      if (errors.length) throw new Error(`error notification(s): ${errors.join(' | ').slice(0, 500)}`);
+    });
+  } finally {
+    await context.close().catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- entry
+
+/**
+ * Run the end-to-end tests.
+ * @param {object} o
+ * @param {string} o.extensionPath   folder with the extension's package.json (built: its "main" exists)
+ * @param {string} o.workspace       folder opened in the window (use a throwaway copy)
+ * @param {string} o.resultsDir      screenshots and logs go here (created)
+ * @param {string} [o.testsPath]     bundled in-host suite (extensionTestsPath); no suite phase without it
+ * @param {('suite'|'ui')[]} [o.phases]  default both
+ * @param {number} [o.phaseTimeoutMs]    hard limit per phase, default 180000 (HYBRID_E2E_PHASE_TIMEOUT_MS)
+ * @param {{node24:string, codeServerEntry:string, chromium:string}} [o.tools]  default: ensureE2E()
+ * @param {(line:string)=>void} [o.log]
+ * @returns {Promise<{passed:number, failed:number, durationMs:number, results:{name:string, ok:boolean, error?:string}[]}>}
+ */
+export async function runE2E({
+  extensionPath,
+  workspace,
+  resultsDir,
+  testsPath,
+  phases = ['suite', 'ui'],
+  phaseTimeoutMs = Number(process.env.HYBRID_E2E_PHASE_TIMEOUT_MS) || 180_000,
+  tools,
+  log = defaultLog,
+}) {
+  const started = Date.now();
+  if (!tools) {
+    const { ensureE2E } = await import(path.join(here, '..', '..', 'scripts', 'setup-e2e.mjs'));
+    tools = await ensureE2E();
+  }
+  extensionPath = path.resolve(extensionPath);
+  workspace = path.resolve(workspace);
+  resultsDir = path.resolve(resultsDir);
+  fs.mkdirSync(resultsDir, { recursive: true });
+  for (const f of fs.readdirSync(resultsDir)) {
+    if (/^e2e-.*\.(png|log)$/.test(f)) fs.rmSync(path.join(resultsDir, f), { force: true });
+  }
+
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hybrid-e2e-'));
+  const dirs = { root };
+  for (const d of ['userData', 'extensions', 'config', 'data', 'cache', 'state', 'runtime', 'tmp']) {
+    dirs[d] = path.join(root, d);
+    fs.mkdirSync(dirs[d], { recursive: true, mode: 0o700 });
+  }
+  fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+
+  const janitor = new ProcessJanitor(log);
+  const keep = !!process.env.HYBRID_E2E_KEEP_TMP;
+  janitor.onCleanup(() => {
+    if (!keep) fs.rmSync(root, { recursive: true, force: true });
+  });
+  // playwright puts its chromium profile under os.tmpdir(): keep that inside the private folder too
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = dirs.tmp;
+
+  const consoleLog = fs.createWriteStream(path.join(resultsDir, 'e2e-browser-console.log'));
+  const results = [];
+  let cs;
+  let browserServer;
+  let browser;
+  try {
+    cs = await startCodeServer({
+      ...tools,
+      dirs,
+      workspace,
+      janitor,
+      log,
+      logFile: path.join(resultsDir, 'e2e-code-server.log'),
+    });
+    const { chromium } = await import('playwright-core');
+    browserServer = await chromium.launchServer({
+      executablePath: tools.chromium,
+      args: CHROMIUM_ARGS,
+      headless: true,
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
+      env: cleanEnv({
+        XDG_CONFIG_HOME: dirs.config,
+        XDG_CACHE_HOME: dirs.cache,
+        XDG_DATA_HOME: dirs.data,
+        XDG_RUNTIME_DIR: dirs.runtime,
+        TMPDIR: dirs.tmp,
+      }),
+    });
+    janitor.add(browserServer.process()?.pid);
+    browser = await chromium.connect(browserServer.wsEndpoint());
+
+    const common = { browser, port: cs.port, extensionPath, workspace, log, resultsDir, consoleLog, results };
+    const phaseList = [];
+    if (phases.includes('suite')) {
+      if (!testsPath) throw new Error('testsPath is required for the suite phase');
+      if (!fs.existsSync(testsPath)) throw new Error(`testsPath ${testsPath} does not exist (build the suite first)`);
+      phaseList.push(['suite', () => suitePhase({ ...common, testsPath: path.resolve(testsPath) })]);
+    }
+    if (phases.includes('ui')) {
+      phaseList.push(['ui', () => uiPhase({ ...common, stepTimeoutMs: Math.min(90_000, phaseTimeoutMs) })]);
+    }
+    for (const [name, fn] of phaseList) {
+      log(`e2e: --- phase ${name} ---`);
+      const p = fn();
+      try {
+        await withTimeout(p, phaseTimeoutMs, `phase ${name}`);
+      } catch (e) {
+        p.catch(() => {}); // the phase may still settle after its time-out
+        const msg = String(e?.message ?? e).split('\n')[0];
+        results.push({ name: `phase ${name}`, ok: false, error: msg });
+        log(`e2e: FAIL - phase ${name}: ${msg}`);
+      }
+    }
+  } catch (e) {
+    const msg = String(e?.message ?? e);
+    results.push({ name: 'harness', ok: false, error: msg });
+    log(`e2e: FAIL - harness: ${msg}`);
+  } finally {
+    await withTimeout(
+      (async () => {
+        await browser?.close().catch(() => {});
+        await browserServer?.close().catch(() => {});
+      })(),
+      10_000,
+      'closing chromium',
+    ).catch(() => {});
+    if (cs) await janitor.stop(cs.pid);
+    janitor.killAllSync();
+    janitor.dispose();
+    consoleLog.end();
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  }
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.length - passed;
+  return { passed, failed, durationMs: Date.now() - started, results };
+}
