@@ -9,6 +9,7 @@ import { npx, root, run } from './lib.mjs';
 const production = process.env.NODE_ENV === 'production';
 
 export async function bundle({ typecheck = true } = {}) {
+  fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root };
   await Promise.all([
     esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] }),

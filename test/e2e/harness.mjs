@@ -327,17 +327,19 @@ async function suitePhase({ browser, port, extensionPath, testsPath, workspace, 
     let resolveExit;
     const exited = new Promise((r) => (resolveExit = r));
     const seen = new Set();
+    let afterFail = false; // the suite prints a FAIL line's stack frames on the next line
     await page.exposeFunction('codeAutomationLog', (type, args) => {
       const text = (Array.isArray(args) ? args : [args]).map(formatArg).join(' ');
       hostLog.write(`${type}: ${text}\n`);
       for (const raw of text.split('\n')) {
         const line = raw.trimEnd();
         if (!line) continue;
-        const m = /(?:^|\s)(ok|FAIL|skip) - (.*)$/.exec(line);
-        if (m && !/^\s+at /.test(line)) {
+        const m = /^(?:\w+: )?(ok|FAIL|skip) - (.*)$/.exec(line.trim());
+        if (m) {
           const key = `${m[1]} ${m[2]}`;
           if (seen.has(key)) continue; // the same line can arrive through two loggers
           seen.add(key);
+          afterFail = m[1] === 'FAIL';
           const record = (r) => {
             own.push(r);
             results.push(r);
@@ -352,9 +354,13 @@ async function suitePhase({ browser, port, extensionPath, testsPath, workspace, 
             });
           }
           log(`e2e: ${m[1]} - ${m[2]}`);
-        } else if (
-          /e2e-suite:|^\s+at .* \| at |hybrid/i.test(line) ||
-          (/^\s*(FAIL|Error)\b/.test(line) && !/^\s+at /.test(line)) ||
+          continue;
+        }
+        const frames = afterFail && /^\s+at /.test(line);
+        afterFail = false;
+        if (
+          frames ||
+          /e2e-suite:|hybrid-copilot|hybridCopilot/i.test(line) ||
           process.env.HYBRID_E2E_VERBOSE
         ) {
           // suite lines and anything about the extension; the rest only goes to e2e-suite.log
@@ -470,7 +476,7 @@ async function findAppInWebviews(page, text, timeoutMs) {
   }
   throw new Error(
     lastSeen
-      ? `#app found in a webview but its text is "${lastSeen.slice(0, 200)}" (no "${text}")`
+      ? `#app found in a webview but its text is "${lastSeen.replace(/\s+/g, ' ').slice(0, 200)}" (no "${text}")`
       : `no webview (iframe.webview.ready > #active-frame) has an element #app containing "${text}"`,
   );
 }
