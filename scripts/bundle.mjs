@@ -6,9 +6,8 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { npx, root, run } from './lib.mjs';
 
-const production = process.env.NODE_ENV === 'production';
-
 export async function bundle({ typecheck = true } = {}) {
+  const production = process.env.NODE_ENV === 'production';
   fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', absWorkingDir: root };
   await Promise.all([
