@@ -6,14 +6,27 @@ import { buildNative } from './build-native.mjs';
 import { bundle } from './bundle.mjs';
 import { npx, root, run } from './lib.mjs';
 
-const argTarget = process.argv.indexOf('--target');
-const target = argTarget > 0 ? process.argv[argTarget + 1] : `${process.platform}-${process.arch}`;
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-const out = path.join(root, `${pkg.name}-${target}-${pkg.version}.vsix`);
+/** Builds and packages; returns the VSIX path. `build: false` packages what is already built. */
+export async function packageVsix({ target = `${process.platform}-${process.arch}`, outDir = root, build = true } = {}) {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const out = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
+  if (build) {
+    const prev = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    await buildNative();
+    await bundle({ typecheck: false });
+    process.env.NODE_ENV = prev;
+  }
+  await run(npx('vsce'), ['package', '--target', target, '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', out]);
+  const addon = path.join(root, 'native', 'build', 'Release', 'hybrid_addon.node');
+  console.log(`packaged ${path.relative(root, out)} (${(fs.statSync(out).size / 1048576).toFixed(1)} MiB; addon ${(fs.statSync(addon).size / 1024).toFixed(0)} KiB)`);
+  return out;
+}
 
-process.env.NODE_ENV = 'production';
-await buildNative();
-await bundle({ typecheck: false });
-await run(npx('vsce'), ['package', '--target', target, '--no-dependencies', '--allow-missing-repository', '--skip-license', '-o', out]);
-const addon = path.join(root, 'native', 'build', 'Release', 'hybrid_addon.node');
-console.log(`packaged ${path.relative(root, out)} (${(fs.statSync(out).size / 1048576).toFixed(1)} MiB; addon ${(fs.statSync(addon).size / 1024).toFixed(0)} KiB)`);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const i = process.argv.indexOf('--target');
+  packageVsix(i > 0 ? { target: process.argv[i + 1] } : {}).catch((e) => {
+    console.error(e.message);
+    process.exit(1);
+  });
+}
