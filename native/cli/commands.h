@@ -1,11 +1,14 @@
 // The CLI's command table. Each command lives in its own cli/cmd_*.cpp and registers itself with
 // HYBRID_CLI_COMMAND; main.cpp only dispatches. Flags, once published, stay stable (DEVELOPERS.md).
 #pragma once
+#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <climits>
+#include <cstdint>
 #include <vector>
 
 namespace hybrid::cli {
@@ -41,6 +44,10 @@ struct Args {
           }
           a.options[name] = value;
         }
+      } else if (s.size() == 2 && s[0] == '-' && std::isalpha(static_cast<unsigned char>(s[1]))) {
+        // short option with a value, e.g. -n 64
+        if (i + 1 >= argv.size()) throw UsageError(s + " needs a value");
+        a.options[s.substr(1)] = argv[++i];
       } else {
         a.positional.push_back(s);
       }
@@ -64,6 +71,39 @@ struct Args {
     } catch (const std::exception&) {
       throw UsageError("--" + name + " expects an integer, got '" + it->second + "'");
     }
+  }
+  double get_double(const std::string& name, double fallback) const {
+    auto it = options.find(name);
+    if (it == options.end()) return fallback;
+    try {
+      size_t used = 0;
+      double v = std::stod(it->second, &used);
+      if (used != it->second.size()) throw std::invalid_argument("trailing");
+      return v;
+    } catch (const std::exception&) {
+      throw UsageError("--" + name + " expects a number, got '" + it->second + "'");
+    }
+  }
+  // "1,2,3" -> {1,2,3}
+  std::vector<int32_t> get_int_list(const std::string& name) const {
+    std::vector<int32_t> out;
+    std::string s = get(name);
+    size_t pos = 0;
+    while (pos <= s.size() && !s.empty()) {
+      size_t comma = s.find(',', pos);
+      std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      try {
+        size_t used = 0;
+        long long v = std::stoll(item, &used);
+        if (used != item.size() || v < INT32_MIN || v > INT32_MAX) throw std::invalid_argument("bad");
+        out.push_back(static_cast<int32_t>(v));
+      } catch (const std::exception&) {
+        throw UsageError("--" + name + ": '" + item + "' is not an integer");
+      }
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    return out;
   }
   // Rejects options the command does not know, so a typo is an error and not silently ignored.
   void allow_only(const std::vector<std::string>& known) const {

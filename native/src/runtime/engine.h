@@ -1,0 +1,82 @@
+// The hybrid model at run time: a loaded GGUF (weights used in place from the memory map), per-sequence
+// state (Mamba-2 conv + SSM state per recurrent layer, a KV cache per attention layer), and the forward
+// pass of nemotron_h on the CPU. The graph follows llama.cpp's src/models/nemotron-h.cpp; each layer kind
+// is one short function; kernels live in ops/ and never see tensor names.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/thread_pool.h"
+#include "gguf/gguf.h"
+#include "model/arch.h"
+#include "ops/attention.h"
+#include "ops/matmul.h"
+
+namespace hybrid::runtime {
+
+class Model {
+ public:
+  // Opens, validates (architecture table) and maps the file. Throws InputError for a bad file.
+  static std::shared_ptr<Model> load(const std::string& path);
+
+  const model::Hparams& hp() const { return arch_.hp; }
+  const model::ModelTensors& tensors() const { return arch_.tensors; }
+  const gguf::GgufFile& file() const { return *file_; }
+  uint64_t weight_bytes() const;  // bytes of all tensors (what a decode step reads, roughly)
+
+ private:
+  std::unique_ptr<gguf::GgufFile> file_;
+  model::Model arch_;
+};
+
+// The state of one sequence after n_past tokens. Plain data: copying it forks the sequence.
+struct LayerState {
+  std::vector<float> conv;  // Mamba-2: [C][K-1]
+  std::vector<float> ssm;   // Mamba-2: [H][head_dim][N]
+  std::vector<float> k, v;  // attention: [n_ctx][n_kv * head_dim] (rows >= n_past are garbage)
+};
+
+struct State {
+  int64_t n_past = 0;
+  int64_t n_ctx = 0;
+  std::vector<LayerState> layers;
+
+  // Bytes of the recurrent (Mamba-2) part only: what a snapshot copies.
+  uint64_t recurrent_bytes() const;
+};
+
+enum class Logits { None, Last, All };
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<Model> model, int n_threads = 0, int64_t max_batch = 256);
+
+  const Model& model() const { return *model_; }
+  int threads() const { return pool_.size(); }
+  cpu::ThreadPool& pool() { return pool_; }
+
+  State new_state(int64_t n_ctx) const;
+
+  // Reads tokens [n] after the state's n_past tokens (in batches of max_batch); writes the logits of the
+  // last token (n_vocab floats) or of every token (n * n_vocab) into `logits` when asked.
+  // Throws InputError for a token id out of range or a context overflow; the state is then unchanged.
+  void eval(State& state, const int32_t* tokens, int64_t n, Logits mode, float* logits);
+
+ private:
+  void eval_batch(State& state, const int32_t* tokens, int64_t n, bool all_logits, bool last_logits, float* logits);
+  void mamba2(int il, LayerState& ls, int64_t n);
+  void attention(int il, LayerState& ls, int64_t n_past, int64_t n);
+  void mlp(int il, int64_t n);
+
+  std::shared_ptr<Model> model_;
+  cpu::ThreadPool pool_;
+  int64_t max_batch_;
+  // Workspace, sized once for max_batch tokens: no allocation in the decode loop.
+  std::vector<float> h_, x_, big_, y_, out_;
+  ops::MatmulScratch mm_;
+  ops::AttentionScratch attn_;
+};
+
+}  // namespace hybrid::runtime
