@@ -58,7 +58,7 @@ function run(cmd, args, opts = {}) {
   const started = Date.now();
   log(`$ ${cmd} ${args.join(' ')}${opts.cwd ? `   (in ${opts.cwd})` : ''}`);
   const r = spawnSync(cmd, args, {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 2, 2], // stdout stays clean for the JSON printed at the end
     env: opts.env ?? cleanEnv(),
     cwd: opts.cwd,
   });
@@ -118,8 +118,10 @@ function ensureApt() {
     sudo.length
       ? run(sudo[0], [...sudo.slice(1), 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args], { env })
       : run('apt-get', args, { env });
-  apt(['update']);
-  apt(['install', '-y', '--no-install-recommends', ...missing]);
+  // wait for a dpkg lock held by another apt run instead of failing at once
+  const lock = ['-o', 'DPkg::Lock::Timeout=600'];
+  apt([...lock, 'update']);
+  apt([...lock, 'install', '-y', '--no-install-recommends', ...missing]);
   const still = missingDebPackages(APT_PACKAGES);
   if (still.length) throw new Error(`[e2e-setup] still missing after apt-get: ${still.join(' ')}`);
   if (!fs.existsSync(CHROMIUM)) throw new Error(`[e2e-setup] ${CHROMIUM} missing after apt-get`);

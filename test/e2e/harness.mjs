@@ -33,6 +33,8 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
+  '--disable-crash-reporter',
+  '--disable-breakpad',
 ];
 
 export const USER_SETTINGS = {
@@ -319,7 +321,7 @@ async function newPage(browser, consoleLog, label) {
 
 // ---------------------------------------------------------------- phase (a): in-host suite
 
-async function suitePhase({ browser, port, extensionPath, testsPath, workspace, log, resultsDir, consoleLog, results }) {
+async function suitePhase({ browser, port, extensionPath, testsPath, workspace, log, resultsDir, consoleLog, results, state }) {
   const own = [];
   const hostLog = fs.createWriteStream(path.join(resultsDir, 'e2e-suite.log'));
   const { context, page } = await newPage(browser, consoleLog, 'suite');
@@ -341,6 +343,7 @@ async function suitePhase({ browser, port, extensionPath, testsPath, workspace, 
           seen.add(key);
           afterFail = m[1] === 'FAIL';
           const record = (r) => {
+            if (state.aborted) return;
             own.push(r);
             results.push(r);
           };
@@ -481,6 +484,20 @@ async function findAppInWebviews(page, text, timeoutMs) {
   );
 }
 
+/** A modal message (showInformationMessage({modal:true})) would block the next steps: log and close it. */
+async function closeModalDialog(page, log) {
+  const dialog = page.locator('.monaco-dialog-box');
+  try {
+    await dialog.waitFor({ state: 'visible', timeout: 1500 });
+  } catch {
+    return;
+  }
+  const text = (await dialog.innerText().catch(() => '')).replace(/\s+/g, ' ').slice(0, 300);
+  log(`e2e:   modal dialog: ${text}`);
+  await page.keyboard.press('Escape').catch(() => {});
+  await dialog.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+}
+
 async function errorNotifications(page) {
   await runCommand(page, 'Notifications: Show Notifications');
   const center = page.locator('.notifications-center');
@@ -501,10 +518,11 @@ async function errorNotifications(page) {
   return { all, errors };
 }
 
-async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDir, consoleLog, stepTimeoutMs, results }) {
+async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDir, consoleLog, stepTimeoutMs, results, state }) {
   let windowFailed = false;
   const { context, page } = await newPage(browser, consoleLog, 'ui');
   const check = async (name, fn) => {
+    if (state.aborted) return;
     if (windowFailed) {
       results.push({ name, ok: false, error: 'not run: the window did not open' });
       log(`e2e: FAIL - ${name}: not run (the window did not open)`);
@@ -513,9 +531,11 @@ async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDi
     const started = Date.now();
     try {
       await withTimeout(fn(), stepTimeoutMs, name);
+      if (state.aborted) return;
       results.push({ name, ok: true });
       log(`e2e: ok - ${name} (${Date.now() - started} ms)`);
     } catch (e) {
+      if (state.aborted) return;
       const shot = path.join(resultsDir, `e2e-fail-${slug(name)}.png`);
       await page.screenshot({ path: shot }).catch(() => {});
       const msg = String(e?.message ?? e).split('\n')[0];
@@ -535,9 +555,10 @@ async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDi
       const title = await waitForWorkbench(page);
       log(`e2e:   title: ${title}`);
     });
-    await check('ui: "Hybrid Copilot: Show Runtime Info" runs from the command palette', () =>
-      runCommand(page, 'Hybrid Copilot: Show Runtime Info'),
-    );
+    await check('ui: "Hybrid Copilot: Show Runtime Info" runs from the command palette', async () => {
+      await runCommand(page, 'Hybrid Copilot: Show Runtime Info');
+      await closeModalDialog(page, log);
+    });
     await check('ui: "Hybrid Copilot: Open Chat" shows the chat webview', async () => {
       await runCommand(page, 'Hybrid Copilot: Open Chat');
       const text = await findAppInWebviews(page, 'Hybrid Copilot', 30_000);
@@ -590,7 +611,7 @@ export async function runE2E({
   resultsDir = path.resolve(resultsDir);
   fs.mkdirSync(resultsDir, { recursive: true });
   for (const f of fs.readdirSync(resultsDir)) {
-    if (/^e2e-.*\.(png|log)$/.test(f)) fs.rmSync(path.join(resultsDir, f), { force: true });
+    if (/^e2e-.*\.(png|log|json)$/.test(f)) fs.rmSync(path.join(resultsDir, f), { force: true });
   }
 
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hybrid-e2e-'));
@@ -634,6 +655,7 @@ export async function runE2E({
       handleSIGTERM: false,
       handleSIGHUP: false,
       env: cleanEnv({
+        HOME: dirs.root, // chromium writes ~/.pki and the like
         XDG_CONFIG_HOME: dirs.config,
         XDG_CACHE_HOME: dirs.cache,
         XDG_DATA_HOME: dirs.data,
@@ -645,21 +667,24 @@ export async function runE2E({
     browser = await chromium.connect(browserServer.wsEndpoint());
 
     const common = { browser, port: cs.port, extensionPath, workspace, log, resultsDir, consoleLog, results };
+    let state = { aborted: false };
     const phaseList = [];
     if (phases.includes('suite')) {
       if (!testsPath) throw new Error('testsPath is required for the suite phase');
       if (!fs.existsSync(testsPath)) throw new Error(`testsPath ${testsPath} does not exist (build the suite first)`);
-      phaseList.push(['suite', () => suitePhase({ ...common, testsPath: path.resolve(testsPath) })]);
+      phaseList.push(['suite', (state) => suitePhase({ ...common, state, testsPath: path.resolve(testsPath) })]);
     }
     if (phases.includes('ui')) {
-      phaseList.push(['ui', () => uiPhase({ ...common, stepTimeoutMs: Math.min(90_000, phaseTimeoutMs) })]);
+      phaseList.push(['ui', (state) => uiPhase({ ...common, state, stepTimeoutMs: Math.min(90_000, phaseTimeoutMs) })]);
     }
     for (const [name, fn] of phaseList) {
       log(`e2e: --- phase ${name} ---`);
-      const p = fn();
+      state = { aborted: false }; // set when the phase times out: late results are dropped
+      const p = fn(state);
       try {
         await withTimeout(p, phaseTimeoutMs, `phase ${name}`);
       } catch (e) {
+        state.aborted = true;
         p.catch(() => {}); // the phase may still settle after its time-out
         const msg = String(e?.message ?? e).split('\n')[0];
         results.push({ name: `phase ${name}`, ok: false, error: msg });
@@ -688,5 +713,12 @@ export async function runE2E({
   }
   const passed = results.filter((r) => r.ok).length;
   const failed = results.length - passed;
-  return { passed, failed, durationMs: Date.now() - started, results };
+  const durationMs = Date.now() - started;
+  try {
+    fs.writeFileSync(
+      path.join(resultsDir, 'e2e-results.json'),
+      JSON.stringify({ passed, failed, durationMs, results }, null, 2) + '\n',
+    );
+  } catch {}
+  return { passed, failed, durationMs, results };
 }

@@ -75,7 +75,12 @@ async function runDesktop({ extensionPath, testsPath, workspace }) {
       extensionDevelopmentPath: extensionPath,
       extensionTestsPath: testsPath,
       extensionTestsEnv: { HYBRID_E2E: '1', HYBRID_E2E_RESULTS_FILE: resultsFile },
-      launchArgs: [workspace, '--disable-extensions', '--user-data-dir', path.join(userData, 'ud'), '--skip-welcome'],
+      launchArgs: [
+        workspace,
+        '--disable-extensions',
+        `--user-data-dir=${path.join(userData, 'ud')}`,
+        `--extensions-dir=${path.join(userData, 'ext')}`,
+      ],
     }).catch((e) => {
       console.log(`e2e: FAIL - desktop VS Code: ${e?.message ?? e}`);
       return 1;
@@ -111,6 +116,9 @@ async function main() {
   }
 
   const workspace = copyWorkspace();
+  // also on process.exit() from the harness's signal handlers, where `finally` does not run
+  const removeWorkspace = () => fs.rmSync(workspace, { recursive: true, force: true });
+  process.on('exit', removeWorkspace);
   try {
     if (o.desktop) {
       return await runDesktop({ extensionPath, testsPath, workspace });
@@ -131,7 +139,8 @@ async function main() {
     console.log(`e2e: finished in ${(durationMs / 1000).toFixed(1)} s; screenshots and logs in ${path.relative(process.cwd(), resultsDir) || '.'}`);
     return { passed, failed };
   } finally {
-    fs.rmSync(workspace, { recursive: true, force: true });
+    removeWorkspace();
+    process.off('exit', removeWorkspace);
   }
 }
 
