@@ -36,6 +36,29 @@ uint64_t State::recurrent_bytes() const {
   return n;
 }
 
+void State::save_recurrent(float* dst) const {
+  for (const auto& l : layers) {
+    dst = std::copy(l.conv.begin(), l.conv.end(), dst);
+    dst = std::copy(l.ssm.begin(), l.ssm.end(), dst);
+  }
+}
+
+void State::load_recurrent(const float* src) {
+  for (auto& l : layers) {
+    std::copy(src, src + l.conv.size(), l.conv.begin());
+    src += l.conv.size();
+    std::copy(src, src + l.ssm.size(), l.ssm.begin());
+    src += l.ssm.size();
+  }
+}
+
+void State::clear_recurrent() {
+  for (auto& l : layers) {
+    std::fill(l.conv.begin(), l.conv.end(), 0.0f);
+    std::fill(l.ssm.begin(), l.ssm.end(), 0.0f);
+  }
+}
+
 static const float* f32(const gguf::Tensor* t) { return reinterpret_cast<const float*>(t->data); }
 
 Engine::Engine(std::shared_ptr<Model> model, int n_threads, int64_t max_batch)
@@ -74,8 +97,9 @@ State Engine::new_state(int64_t n_ctx) const {
       l.ssm.assign(static_cast<size_t>(hp.ssm_d_inner) * hp.ssm_d_state, 0.0f);
     } else if (hp.kinds[il] == LayerKind::Attention) {
       const size_t row = static_cast<size_t>(hp.n_head_kv[il]) * hp.head_dim;
-      l.k.assign(row * n_ctx, 0.0f);
-      l.v.assign(row * n_ctx, 0.0f);
+      l.kv = std::make_shared<KvCache>();
+      l.kv->k.assign(row * n_ctx, 0.0f);
+      l.kv->v.assign(row * n_ctx, 0.0f);
     }
   }
   return s;
@@ -164,18 +188,18 @@ void Engine::attention(int il, LayerState& ls, int64_t n_past, int64_t n) {
   const int64_t q_dim = nh * hd, kv_dim = nkv * hd;
   float* q = big_.data();
   ops::matmul(*T.get(Role::AttnQ, il), x_.data(), n, q, pool_, mm_);
-  ops::matmul(*T.get(Role::AttnK, il), x_.data(), n, ls.k.data() + n_past * kv_dim, pool_, mm_);
-  ops::matmul(*T.get(Role::AttnV, il), x_.data(), n, ls.v.data() + n_past * kv_dim, pool_, mm_);
+  ops::matmul(*T.get(Role::AttnK, il), x_.data(), n, ls.kv->k.data() + n_past * kv_dim, pool_, mm_);
+  ops::matmul(*T.get(Role::AttnV, il), x_.data(), n, ls.kv->v.data() + n_past * kv_dim, pool_, mm_);
   auto add_bias = [&](Role r, float* dst, int64_t dim) {
     if (const gguf::Tensor* b = T.get(r, il))
       for (int64_t t = 0; t < n; ++t)
         for (int64_t i = 0; i < dim; ++i) dst[t * dim + i] += f32(b)[i];
   };
   add_bias(Role::AttnQBias, q, q_dim);
-  add_bias(Role::AttnKBias, ls.k.data() + n_past * kv_dim, kv_dim);
-  add_bias(Role::AttnVBias, ls.v.data() + n_past * kv_dim, kv_dim);
+  add_bias(Role::AttnKBias, ls.kv->k.data() + n_past * kv_dim, kv_dim);
+  add_bias(Role::AttnVBias, ls.kv->v.data() + n_past * kv_dim, kv_dim);
   float* o = y_.data();
-  ops::attention(q, n, n_past, ls.k.data(), ls.v.data(), nh, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd)), o,
+  ops::attention(q, n, n_past, ls.kv->k.data(), ls.kv->v.data(), nh, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd)), o,
                  pool_, attn_);
   ops::matmul(*T.get(Role::AttnOut, il), o, n, out_.data(), pool_, mm_);
   add_bias(Role::AttnOutBias, out_.data(), hp.n_embd);

@@ -31,11 +31,18 @@ class Model {
   model::Model arch_;
 };
 
-// The state of one sequence after n_past tokens. Plain data: copying it forks the sequence.
+// An attention layer's KV cache: [n_ctx][n_kv * head_dim] each; rows >= the owner's n_past are free.
+struct KvCache {
+  std::vector<float> k, v;
+};
+
+// The state of one sequence after n_past tokens. Copying a State copies the recurrent part (small, fixed
+// size) and SHARES the KV caches: a copy that only appends writes KV rows past the original's n_past,
+// which the original does not read — that is how a fork costs no KV copy (see session.h).
 struct LayerState {
-  std::vector<float> conv;  // Mamba-2: [C][K-1]
-  std::vector<float> ssm;   // Mamba-2: [H][head_dim][N]
-  std::vector<float> k, v;  // attention: [n_ctx][n_kv * head_dim] (rows >= n_past are garbage)
+  std::vector<float> conv;       // Mamba-2: [C][K-1]
+  std::vector<float> ssm;        // Mamba-2: [H][head_dim][N]
+  std::shared_ptr<KvCache> kv;   // attention
 };
 
 struct State {
@@ -45,6 +52,10 @@ struct State {
 
   // Bytes of the recurrent (Mamba-2) part only: what a snapshot copies.
   uint64_t recurrent_bytes() const;
+  // Copies the recurrent part into / out of a flat buffer of recurrent_bytes() / 4 floats.
+  void save_recurrent(float* dst) const;
+  void load_recurrent(const float* src);
+  void clear_recurrent();  // the state before any token
 };
 
 enum class Logits { None, Last, All };

@@ -1,0 +1,173 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "util/error.h"
+
+namespace hybrid::runtime {
+
+Session::Session(Engine& engine, int64_t n_ctx, CheckpointPolicy policy)
+    : engine_(engine), policy_(policy), state_(engine.new_state(n_ctx)) {
+  policy_.stride = std::max<int64_t>(1, policy_.stride);
+  policy_.dense = std::max<int64_t>(1, policy_.dense);
+}
+
+uint64_t Session::checkpoint_bytes() const {
+  uint64_t n = 0;
+  for (const auto& c : checkpoints_) n += c.data.size() * sizeof(float);
+  return n;
+}
+
+void Session::append(const int32_t* tokens, int64_t n, float* logits) {
+  if (n <= 0) return;
+  if (size() + n > n_ctx()) {
+    throw InputError("context overflow: " + std::to_string(size()) + " + " + std::to_string(n) +
+                     " tokens exceed the context length " + std::to_string(n_ctx()));
+  }
+  mutated();
+  eval_with_checkpoints(tokens, n, logits);
+  tokens_.insert(tokens_.end(), tokens, tokens + n);
+  stats_.tokens_read += n;
+}
+
+void Session::eval_with_checkpoints(const int32_t* tokens, int64_t n, float* logits) {
+  // Split the eval at multiples of the stride so that checkpoints fall on chunk ends (no extra compute).
+  const int64_t V = engine_.model().hp().n_vocab;
+  if (logits_.size() != static_cast<size_t>(V)) logits_.resize(V);
+  int64_t done = 0;
+  while (done < n) {
+    const int64_t pos = state_.n_past;
+    int64_t chunk = n - done;
+    if (policy_.enabled) chunk = std::min(chunk, policy_.stride - pos % policy_.stride);
+    const bool last = done + chunk == n;
+    engine_.eval(state_, tokens + done, chunk, last ? Logits::Last : Logits::None, last ? logits_.data() : nullptr);
+    done += chunk;
+    if (policy_.enabled && state_.n_past % policy_.stride == 0) take_checkpoint(false);
+  }
+  logits_valid_ = true;
+  if (logits) std::copy(logits_.begin(), logits_.end(), logits);
+}
+
+void Session::take_checkpoint(bool pinned) {
+  const int64_t n = state_.n_past;
+  auto it = std::lower_bound(checkpoints_.begin(), checkpoints_.end(), n,
+                             [](const Checkpoint& c, int64_t v) { return c.n < v; });
+  if (it != checkpoints_.end() && it->n == n) {
+    it->pinned = it->pinned || pinned;
+    return;  // same position, same tokens: the state is the same
+  }
+  Checkpoint c;
+  c.n = n;
+  c.pinned = pinned;
+  c.data.resize(state_.recurrent_bytes() / sizeof(float));
+  state_.save_recurrent(c.data.data());
+  checkpoints_.insert(it, std::move(c));
+  ++stats_.checkpoints_taken;
+  thin_checkpoints();
+}
+
+void Session::thin_checkpoints() {
+  const int64_t end = state_.n_past;
+  const int64_t S = policy_.stride;
+  // Geometric thinning: within S*dense of the end every stride position is kept; in each farther band
+  // [S*dense*2^j, S*dense*2^(j+1)) only multiples of S*2^(j+1). Bands hold dense/2 checkpoints each, so
+  // the count is about dense + dense/2 * log2(n / (S*dense)). The grids nest, so thinning only removes.
+  std::vector<Checkpoint> kept;
+  kept.reserve(checkpoints_.size());
+  for (auto& c : checkpoints_) {
+    const int64_t d = end - c.n;
+    int64_t spacing = S, reach = S * policy_.dense;
+    while (d >= reach && spacing < (int64_t(1) << 40)) {
+      spacing *= 2;
+      reach *= 2;
+    }
+    if (c.pinned || c.n % spacing == 0) kept.push_back(std::move(c));
+  }
+  checkpoints_ = std::move(kept);
+  // Budget: drop the checkpoint whose removal widens a re-read gap least (never the newest).
+  while (checkpoints_.size() > 1 && checkpoint_bytes() > policy_.budget_bytes) {
+    size_t victim = 0;
+    int64_t best_gap = std::numeric_limits<int64_t>::max();
+    for (size_t i = 0; i + 1 < checkpoints_.size(); ++i) {
+      const int64_t prev = i == 0 ? 0 : checkpoints_[i - 1].n;
+      const int64_t gap = checkpoints_[i + 1].n - prev;
+      // Unpinned first; among them the narrowest merged gap.
+      const int64_t score = gap + (checkpoints_[i].pinned ? (int64_t(1) << 50) : 0);
+      if (score < best_gap) {
+        best_gap = score;
+        victim = i;
+      }
+    }
+    checkpoints_.erase(checkpoints_.begin() + victim);
+  }
+}
+
+int64_t Session::rollback(int64_t n) {
+  if (n < 0 || n > size()) {
+    throw std::invalid_argument("rollback(" + std::to_string(n) + ") outside [0, " + std::to_string(size()) + "]");
+  }
+  if (n == size()) return 0;
+  mutated();
+  ++stats_.rollbacks;
+  // Checkpoints past n describe text that no longer exists.
+  while (!checkpoints_.empty() && checkpoints_.back().n > n) checkpoints_.pop_back();
+  int64_t from = 0;
+  if (!checkpoints_.empty()) {
+    const Checkpoint& c = checkpoints_.back();
+    state_.load_recurrent(c.data.data());
+    from = c.n;
+    ++stats_.checkpoints_restored;
+  } else {
+    state_.clear_recurrent();
+  }
+  state_.n_past = from;  // attention: the KV cache is truncated by position, nothing to copy
+  const int64_t reread = n - from;
+  std::vector<int32_t> keep(tokens_.begin() + from, tokens_.begin() + n);
+  tokens_.resize(from);
+  if (reread > 0) {
+    eval_with_checkpoints(keep.data(), reread, nullptr);
+    tokens_.insert(tokens_.end(), keep.begin(), keep.end());
+  } else {
+    logits_valid_ = false;
+  }
+  stats_.tokens_read += reread;
+  stats_.tokens_reread += reread;
+  return reread;
+}
+
+Session::SyncResult Session::sync(const std::vector<int32_t>& target, float* logits) {
+  SyncResult r;
+  const size_t common = std::mismatch(tokens_.begin(), tokens_.end(), target.begin(), target.end()).first - tokens_.begin();
+  r.kept = static_cast<int64_t>(common);
+  if (common < tokens_.size()) r.reread = rollback(static_cast<int64_t>(common));
+  r.appended = static_cast<int64_t>(target.size() - common);
+  if (r.appended > 0) append(target.data() + common, r.appended, logits);
+  else if (logits) std::copy(this->logits().begin(), this->logits().end(), logits);
+  return r;
+}
+
+void Session::pin_checkpoint_here() {
+  if (size() == 0) return;
+  take_checkpoint(true);
+}
+
+const std::vector<float>& Session::logits() {
+  if (tokens_.empty()) throw std::logic_error("logits of an empty session");
+  if (!logits_valid_) {
+    // Re-read the last token: roll back by one and read it again (cheap with a checkpoint nearby).
+    const int32_t last = tokens_.back();
+    rollback(size() - 1);
+    append(&last, 1, nullptr);
+  }
+  return logits_;
+}
+
+std::unique_ptr<Fork> Session::fork() { return std::unique_ptr<Fork>(new Fork(this)); }
+
+void Fork::append(const int32_t* tokens, int64_t n, float* logits) {
+  if (stale()) throw std::logic_error("fork is stale: its session changed since the fork was made");
+  session_->engine_.eval(state_, tokens, n, logits ? Logits::Last : Logits::None, logits);
+}
+
+}  // namespace hybrid::runtime
