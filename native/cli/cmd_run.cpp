@@ -27,11 +27,12 @@ std::string model_path(const Args& a) {
 }
 
 int cmd_logits(const Args& a) {
-  a.allow_only({"tokens", "threads"});
+  a.allow_only({"tokens", "threads", "batch"});
   auto model = Model::load(model_path(a));
   std::vector<int32_t> tokens = a.get_int_list("tokens");
   if (tokens.empty()) throw UsageError("--tokens 1,2,3 is required");
-  Engine engine(model, static_cast<int>(a.get_int("threads", 0)));
+  // --batch 1 reads token by token (the decode path); the default reads the prompt in batches (prefill).
+  Engine engine(model, static_cast<int>(a.get_int("threads", 0)), a.get_int("batch", 256));
   const bool all = a.flag("all-positions");
   const int64_t V = model->hp().n_vocab;
   std::vector<float> logits((all ? tokens.size() : 1) * V);
@@ -134,7 +135,7 @@ int cmd_bench(const Args& a) {
   return 0;
 }
 
-HYBRID_CLI_COMMAND("logits", "logits MODEL --tokens 1,2,3 [--all-positions] [--threads T] --json",
+HYBRID_CLI_COMMAND("logits", "logits MODEL --tokens 1,2,3 [--all-positions] [--batch B] [--threads T] --json",
                    "next-token logits (full vocabulary, float32) after the tokens", {"json", "all-positions"}, cmd_logits);
 HYBRID_CLI_COMMAND("generate", "generate MODEL --tokens 1,2,3 -n N [--temp 0] [--seed S] --json",
                    "generate N tokens (greedy at --temp 0)", {"json"}, cmd_generate);

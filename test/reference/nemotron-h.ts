@@ -6,10 +6,17 @@
 import type { GgufContents, GgufTensor, GgufValue } from './gguf-read';
 
 export type Decode = (t: GgufTensor) => Float64Array;
+/**
+ * Optional: what a matmul multiplies the weights with, given the weight's ggml type and the f32-rounded
+ * activations. llama.cpp converts activations to the weight's vec_dot type (Q8_0, Q8_K, f16, bf16) first;
+ * passing that conversion here makes the reference follow the same arithmetic. Default: exact.
+ */
+export type ActivationRounding = (weightType: number, x: Float32Array) => Float64Array;
 
 type LayerKind = 'mamba' | 'attention' | 'mlp';
 
 interface Matrix {
+  type: number; // ggml type of the stored weight
   rows: number; // ggml ne[1]
   cols: number; // ggml ne[0]
   w: Float64Array; // row-major [rows][cols]
@@ -87,8 +94,11 @@ export function rmsNorm(x: Float64Array, w: Float64Array, eps: number): Float64A
   return x.map((v, i) => v * scale * w[i]);
 }
 
-function matvec(m: Matrix, x: Float64Array): Float64Array {
-  if (x.length !== m.cols) throw new Error(`matvec: ${x.length} != ${m.cols}`);
+let rounding: ActivationRounding | undefined;
+
+function matvec(m: Matrix, input: Float64Array): Float64Array {
+  if (input.length !== m.cols) throw new Error(`matvec: ${input.length} != ${m.cols}`);
+  const x = rounding ? rounding(m.type, Float32Array.from(input)) : input;
   const y = new Float64Array(m.rows);
   for (let r = 0; r < m.rows; r++) {
     let s = 0;
@@ -109,7 +119,7 @@ export class NemotronHReference {
   private readonly outNorm: Float64Array;
   private readonly output: Matrix; // [V][E]
 
-  constructor(file: GgufContents, decode: Decode) {
+  constructor(file: GgufContents, decode: Decode, private readonly activationRounding?: ActivationRounding) {
     const kv = file.kv;
     const arch = kv.get('general.architecture');
     if (arch !== 'nemotron_h') throw new Error(`reference: architecture ${String(arch)} is not nemotron_h`);
@@ -128,7 +138,7 @@ export class NemotronHReference {
     const vec = (name: string) => decode(tensor(name));
     const mat = (name: string): Matrix => {
       const t = tensor(name);
-      return { rows: t.ne[1] ?? 1, cols: t.ne[0], w: decode(t) };
+      return { type: t.type, rows: t.ne[1] ?? 1, cols: t.ne[0], w: decode(t) };
     };
     const kinds: LayerKind[] = [];
     this.layers = [];
@@ -181,6 +191,15 @@ export class NemotronHReference {
 
   /** Reads one token; returns the logits for the next one. */
   step(state: ReferenceState, token: number): Float64Array {
+    rounding = this.activationRounding;
+    try {
+      return this.stepInner(state, token);
+    } finally {
+      rounding = undefined;
+    }
+  }
+
+  private stepInner(state: ReferenceState, token: number): Float64Array {
     const { nEmbd, eps } = this.hp;
     if (token < 0 || token >= this.embd.rows) throw new Error(`reference: token ${token} out of range`);
     const h = this.embd.w.slice(token * nEmbd, (token + 1) * nEmbd);
