@@ -105,7 +105,7 @@ State Engine::new_state(int64_t n_ctx) const {
   return s;
 }
 
-void Engine::eval(State& state, const int32_t* tokens, int64_t n, Logits mode, float* logits) {
+void Engine::check_tokens(const int32_t* tokens, int64_t n) const {
   const auto& hp = model_->hp();
   for (int64_t i = 0; i < n; ++i) {
     if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= hp.n_vocab) {
@@ -113,6 +113,11 @@ void Engine::eval(State& state, const int32_t* tokens, int64_t n, Logits mode, f
                        " is out of range (vocabulary size " + std::to_string(hp.n_vocab) + ")");
     }
   }
+}
+
+void Engine::eval(State& state, const int32_t* tokens, int64_t n, Logits mode, float* logits) {
+  const auto& hp = model_->hp();
+  check_tokens(tokens, n);
   if (state.n_past + n > state.n_ctx) {
     throw InputError("context overflow: " + std::to_string(state.n_past) + " + " + std::to_string(n) +
                      " tokens exceed the context length " + std::to_string(state.n_ctx));

@@ -75,6 +75,9 @@ class Engine {
   // Throws InputError for a token id out of range or a context overflow; the state is then unchanged.
   void eval(State& state, const int32_t* tokens, int64_t n, Logits mode, float* logits);
 
+  // Throws InputError naming the first token id outside the vocabulary.
+  void check_tokens(const int32_t* tokens, int64_t n) const;
+
  private:
   void eval_batch(State& state, const int32_t* tokens, int64_t n, bool all_logits, bool last_logits, float* logits);
   void mamba2(int il, LayerState& ls, int64_t n);

@@ -25,6 +25,7 @@ void Session::append(const int32_t* tokens, int64_t n, float* logits) {
     throw InputError("context overflow: " + std::to_string(size()) + " + " + std::to_string(n) +
                      " tokens exceed the context length " + std::to_string(n_ctx()));
   }
+  engine_.check_tokens(tokens, n);  // before any chunk runs: a bad id must not leave a half-read state
   mutated();
   eval_with_checkpoints(tokens, n, logits);
   tokens_.insert(tokens_.end(), tokens, tokens + n);

@@ -1,0 +1,163 @@
+// Per-document sessions: after any seeded sequence of appends, rollbacks and edits, a session's next-token
+// logits equal those of a fresh state fed the same tokens; forks never disturb their session; the
+// checkpoint count grows like log n and respects the byte budget.
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "check.h"
+#include "model_fixture.h"
+#include "runtime/session.h"
+
+using namespace hybrid::runtime;
+
+namespace {
+
+struct Env {
+  fixture::TempFile file;
+  std::shared_ptr<Model> model;
+  Engine engine;
+  explicit Env(const fixture::TinyModel& m, int threads = 2)
+      : file(m.write("session")), model(Model::load(file.path)), engine(model, threads, 32) {}
+};
+
+std::vector<float> fresh_logits(Engine& e, const std::vector<int32_t>& tokens) {
+  State s = e.new_state(static_cast<int64_t>(tokens.size()) + 1);
+  std::vector<float> logits(e.model().hp().n_vocab);
+  e.eval(s, tokens.data(), static_cast<int64_t>(tokens.size()), Logits::Last, logits.data());
+  return logits;
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST("random appends, rollbacks and edits keep the session equal to a fresh read") {
+  fixture::TinyModel tm;
+  Env env(tm);
+  const int32_t V = static_cast<int32_t>(env.model->hp().n_vocab);
+  CheckpointPolicy policy;
+  policy.stride = 8;
+  policy.dense = 2;
+  Session s(env.engine, 2048, policy);
+  std::mt19937 rng(42);
+  auto rand_tokens = [&](int n) {
+    std::vector<int32_t> t(n);
+    for (auto& x : t) x = static_cast<int32_t>(rng() % V);
+    return t;
+  };
+  int checks = 0;
+  double worst = 0;
+  for (int step = 0; step < 60; ++step) {
+    const int op = static_cast<int>(rng() % 3);
+    if (op == 0 || s.size() < 4) {
+      auto t = rand_tokens(1 + static_cast<int>(rng() % 40));
+      s.append(t.data(), static_cast<int64_t>(t.size()));
+    } else if (op == 1) {
+      s.rollback(static_cast<int64_t>(rng() % (s.size() + 1)));
+    } else {
+      std::vector<int32_t> target = s.tokens();
+      const size_t pos = rng() % target.size();
+      const size_t del = std::min<size_t>(rng() % 5, target.size() - pos);
+      target.erase(target.begin() + pos, target.begin() + pos + del);
+      auto ins = rand_tokens(static_cast<int>(rng() % 6));
+      target.insert(target.begin() + pos, ins.begin(), ins.end());
+      if (target.empty()) target.push_back(1);
+      s.sync(target);
+      CHECK(s.tokens() == target);
+    }
+    if (s.size() == 0) continue;
+    const double d = max_diff(s.logits(), fresh_logits(env.engine, s.tokens()));
+    worst = std::max(worst, d);
+    ++checks;
+  }
+  std::printf("  %d checks, max |logit diff| %.3g, %lld tokens re-read in %lld rollbacks, %lld checkpoint restores\n",
+              checks, worst, (long long)s.stats().tokens_reread, (long long)s.stats().rollbacks,
+              (long long)s.stats().checkpoints_restored);
+  CHECK(checks > 30);
+  CHECK(worst <= 1e-5);
+  CHECK(s.stats().checkpoints_restored > 0);
+}
+
+TEST("rollback re-reads only from the nearest checkpoint") {
+  Env env(fixture::TinyModel{});
+  CheckpointPolicy policy;
+  policy.stride = 16;
+  policy.dense = 4;
+  Session s(env.engine, 4096, policy);
+  std::vector<int32_t> doc(1000);
+  for (size_t i = 0; i < doc.size(); ++i) doc[i] = static_cast<int32_t>((i * 37) % 90);
+  s.append(doc.data(), 1000);
+  // Near the end checkpoints are dense (stride 16): an edit at 990 re-reads < 16 tokens.
+  const int64_t reread = s.rollback(990);
+  CHECK(reread < 16);
+  CHECK_EQ(s.size(), int64_t(990));
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, std::vector<int32_t>(doc.begin(), doc.begin() + 990))) <= 1e-5);
+}
+
+TEST("checkpoints thin out geometrically and respect the byte budget") {
+  Env env(fixture::TinyModel{});
+  CheckpointPolicy policy;
+  policy.stride = 16;
+  policy.dense = 4;
+  Session s(env.engine, 8192, policy);
+  std::vector<int32_t> doc(4096);
+  for (size_t i = 0; i < doc.size(); ++i) doc[i] = static_cast<int32_t>((i * 13 + 5) % 90);
+  s.append(doc.data(), 4096);
+  const size_t n = s.checkpoints().size();
+  std::printf("  4096 tokens, stride 16: %zu checkpoints (%.1f KiB each)\n", n,
+              s.checkpoint_bytes() / 1024.0 / std::max<size_t>(1, n));
+  // dense 4 + about 2 per doubling of distance: 4 + 2 * log2(4096 / 64) = 16
+  CHECK(n >= 8 && n <= 20);
+  CHECK(s.checkpoints().back().n == 4096);
+  // With a budget of 5 checkpoints only 5 remain, the newest among them.
+  CheckpointPolicy tight = policy;
+  tight.budget_bytes = 5 * (s.checkpoint_bytes() / n);
+  Session t(env.engine, 8192, tight);
+  t.append(doc.data(), 4096);
+  CHECK(t.checkpoints().size() <= 5);
+  CHECK(t.checkpoints().back().n == 4096);
+  CHECK(t.checkpoint_bytes() <= tight.budget_bytes);
+}
+
+TEST("a fork continues the session without disturbing it; a changed session makes it stale") {
+  Env env(fixture::TinyModel{});
+  Session s(env.engine, 512);
+  std::vector<int32_t> doc = {1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 41, 45};
+  s.append(doc.data(), static_cast<int64_t>(doc.size()));
+  const std::vector<float> before = s.logits();
+  auto fork = s.fork();
+  std::vector<int32_t> extra = {50, 51, 52, 53};
+  std::vector<float> fork_logits(env.model->hp().n_vocab);
+  fork->append(extra.data(), 4, fork_logits.data());
+  std::vector<int32_t> joined = doc;
+  joined.insert(joined.end(), extra.begin(), extra.end());
+  CHECK(max_diff(fork_logits, fresh_logits(env.engine, joined)) <= 1e-5);
+  CHECK(max_diff(s.logits(), before) == 0.0);  // untouched
+  std::vector<int32_t> more = {60, 61};
+  s.append(more.data(), 2);
+  CHECK(fork->stale());
+  CHECK_THROWS(fork->append(extra.data(), 1));
+  std::vector<int32_t> doc2 = doc;
+  doc2.insert(doc2.end(), more.begin(), more.end());
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, doc2)) <= 1e-5);
+}
+
+TEST("context overflow and bad token ids are errors that leave the session intact") {
+  Env env(fixture::TinyModel{});
+  Session s(env.engine, 16);
+  std::vector<int32_t> doc(10, 3);
+  s.append(doc.data(), 10);
+  std::vector<int32_t> too_many(7, 3);
+  CHECK_THROWS(s.append(too_many.data(), 7));
+  std::vector<int32_t> bad = {3, 100000};
+  CHECK_THROWS(s.append(bad.data(), 2));
+  CHECK_EQ(s.size(), int64_t(10));
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, doc)) <= 1e-5);
+}
+
+TEST_MAIN()
