@@ -37,7 +37,7 @@ CpuInfo query_cpu() {
   if (__get_cpuid(0x80000000u, &regs[0], &regs[1], &regs[2], &regs[3]) && regs[0] >= 0x80000004u) {
     char brand[49] = {};
     for (unsigned leaf = 0; leaf < 3; ++leaf) {
-      unsigned a, b, c, d;
+      unsigned a = 0, b = 0, c = 0, d = 0;
       __get_cpuid(0x80000002u + leaf, &a, &b, &c, &d);
       std::memcpy(brand + leaf * 16 + 0, &a, 4);
       std::memcpy(brand + leaf * 16 + 4, &b, 4);

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "formats/formats.h"
+#include "ops/gemv_kernels.h"
 
 namespace hybrid::ops {
 
@@ -26,6 +27,7 @@ void matmul_rows(const gguf::Tensor& w, int64_t row_begin, int64_t row_end, cons
     for (int64_t t = b; t < e; ++t) formats::quantize_activations(fmt, x + t * cols, xq + t * xq_stride, cols);
   });
   const formats::VecDotFn dot = formats::vec_dot_fn(fmt);
+  const Dot4Fn dot4 = dot4_kernel(fmt);
   const size_t w_stride = w.row_bytes();
   const uint8_t* w_base = w.data;
   // Rows are split across threads; within a thread, a tile of rows is applied to a block of tokens so
@@ -40,7 +42,10 @@ void matmul_rows(const gguf::Tensor& w, int64_t row_begin, int64_t row_end, cons
         for (int64_t t = t0; t < t1; ++t) {
           const uint8_t* xt = xq + t * xq_stride;
           float* yt = y + t * n_rows;
-          for (int64_t r = r0; r < r1; ++r) yt[r] = dot(w_base + (row_begin + r) * w_stride, xt, cols);
+          int64_t r = r0;
+          if (dot4)
+            for (; r + 4 <= r1; r += 4) dot4(w_base + (row_begin + r) * w_stride, w_stride, xt, cols, yt + r);
+          for (; r < r1; ++r) yt[r] = dot(w_base + (row_begin + r) * w_stride, xt, cols);
         }
       }
     }
