@@ -15,7 +15,10 @@ void attention(const float* q, int64_t n_tokens, int64_t n_past, const float* k_
   const size_t per_thread = static_cast<size_t>(n_ctx);
   if (scratch.scores.size() < per_thread * pool.size()) scratch.scores.resize(per_thread * pool.size());
   // Work items: (token, head) pairs.
-  pool.parallel_for(n_tokens * n_head, 1, [&](int64_t b, int64_t e, int thread) {
+  // Work per (token, head) item is about (n_past + t) * head_dim * 2 MACs: short contexts stay on one thread.
+  const int64_t per_item = std::max<int64_t>(1, n_ctx * head_dim * 2);
+  const int64_t grain = std::max<int64_t>(1, (1 << 16) / per_item);
+  pool.parallel_for(n_tokens * n_head, grain, [&](int64_t b, int64_t e, int thread) {
     float* scores = scratch.scores.data() + per_thread * thread;
     for (int64_t item = b; item < e; ++item) {
       const int64_t t = item / n_head, h = item % n_head, kvh = h / group;

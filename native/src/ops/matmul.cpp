@@ -34,7 +34,9 @@ void matmul_rows(const gguf::Tensor& w, int64_t row_begin, int64_t row_end, cons
   // that weight rows stay in L1/L2 while the activations of the block stream past them.
   constexpr int64_t kRowTile = 16;
   constexpr int64_t kTokenBlock = 64;
-  pool.parallel_for(n_rows, kRowTile, [&](int64_t rb, int64_t re, int) {
+  // At least ~64K MACs per thread; row ranges stay multiples of the tile.
+  const int64_t grain = std::max<int64_t>(kRowTile, ((1 << 16) / std::max<int64_t>(1, cols * n_tokens)) / kRowTile * kRowTile);
+  pool.parallel_for(n_rows, grain, [&](int64_t rb, int64_t re, int) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
       for (int64_t r0 = rb; r0 < re; r0 += kRowTile) {

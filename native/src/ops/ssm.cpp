@@ -1,5 +1,6 @@
 #include "ops/ssm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -11,7 +12,10 @@ namespace hybrid::ops {
 void ssm_conv(const SsmDims& d, float* xbc, int64_t n_tokens, int64_t stride, const float* weight,
               const float* bias, float* conv_state, cpu::ThreadPool& pool) {
   const int64_t K = d.d_conv, C = d.channels;
-  pool.parallel_for(C, 256, [&](int64_t cb, int64_t ce, int) {
+  // A thread only pays off for tens of microseconds of work: one decode token's conv (C*K MACs) stays on
+  // one thread, a prefill chunk spreads out.
+  const int64_t grain = std::max<int64_t>(64, (1 << 16) / std::max<int64_t>(1, n_tokens * K));
+  pool.parallel_for(C, grain, [&](int64_t cb, int64_t ce, int) {
     float window[16];  // K <= 16 (checked at load)
     for (int64_t c = cb; c < ce; ++c) {
       float* st = conv_state + c * (K - 1);
@@ -35,7 +39,8 @@ void ssm_scan(const SsmDims& d, const float* xbc, int64_t xbc_stride, const floa
               int64_t n_tokens, cpu::ThreadPool& pool) {
   const int64_t H = d.n_head, N = d.d_state, G = d.n_group, P = d.head_dim(), Din = d.d_inner;
   const int64_t heads_per_group = H / G;
-  pool.parallel_for(H, 1, [&](int64_t hb, int64_t he, int) {
+  const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, n_tokens * P * N));
+  pool.parallel_for(H, grain, [&](int64_t hb, int64_t he, int) {
     for (int64_t t = 0; t < n_tokens; ++t) {
       const float* xt = xbc + t * xbc_stride;
       const float* B = xt + Din;
