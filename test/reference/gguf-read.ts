@@ -2,6 +2,7 @@
 // header, metadata and tensor infos, with each tensor's bytes as a Buffer view. Trusts the file — it only
 // reads fixtures the tests wrote.
 import * as fs from 'node:fs';
+import { rowSize } from './formats';
 
 export type GgufValue = number | bigint | boolean | string | GgufValue[];
 
@@ -18,10 +19,6 @@ export interface GgufContents {
   tensors: Map<string, GgufTensor>;
 }
 
-// Bytes per block and values per block of the ggml types the fixtures use.
-const TYPE_LAYOUT: Record<number, [number, number]> = {
-  0: [1, 4], 1: [1, 2], 30: [1, 2], 2: [32, 18], 8: [32, 34], 12: [256, 144], 13: [256, 176], 14: [256, 210],
-};
 
 export function readGguf(path: string): GgufContents {
   const buf = fs.readFileSync(path);
@@ -76,10 +73,8 @@ export function readGguf(path: string): GgufContents {
   const dataStart = Math.ceil(off / alignment) * alignment;
   const tensors = new Map<string, GgufTensor>();
   for (const t of infos) {
-    const layout = TYPE_LAYOUT[t.type];
-    if (!layout) throw new Error(`${path}: tensor ${t.name}: type ${t.type} not supported by the reference reader`);
-    const count = t.ne.reduce((a, b) => a * b, 1);
-    const bytes = (count / layout[0]) * layout[1];
+    const rows = t.ne.slice(1).reduce((a, b) => a * b, 1);
+    const bytes = rowSize(t.type, t.ne[0]) * rows; // throws for a type the reference decoders lack
     const start = dataStart + t.offset;
     tensors.set(t.name, { name: t.name, type: t.type, ne: t.ne, data: buf.subarray(start, start + bytes) });
   }

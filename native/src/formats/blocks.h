@@ -20,6 +20,36 @@ struct BlockQ4_0 {
   uint8_t qs[kQK4_0 / 2];
 };
 
+// value[j] = d * (qs[j] & 0xF) + m, value[j + 16] = d * (qs[j] >> 4) + m, j < 16
+struct BlockQ4_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qs[kQK4_0 / 2];
+};
+
+// Q4_0 with a fifth bit: bit j of the little-endian u32 qh is the high bit of value j (j < 32);
+// value = d * (q - 16).
+struct BlockQ5_0 {
+  uint16_t d;
+  uint8_t qh[4];
+  uint8_t qs[kQK4_0 / 2];
+};
+
+// Q5_0's layout with an offset instead of the -16: value = d * q + m.
+struct BlockQ5_1 {
+  uint16_t d;
+  uint16_t m;
+  uint8_t qh[4];
+  uint8_t qs[kQK4_0 / 2];
+};
+
+// Activations for Q4_1/Q5_1 dot products: Q8_0 plus s = d * sum(qs) (f16).
+struct BlockQ8_1 {
+  uint16_t d;
+  uint16_t s;
+  int8_t qs[kQK8_0];
+};
+
 // 8 sub-blocks of 32 with 6-bit scales and mins packed in `scales` (see scale_min_k4).
 // Per 64 values (chunk c): sub-block 2c = low nibbles of qs[32c..32c+31], 2c+1 = high nibbles;
 // value = d * sc * q - dmin * m.
@@ -63,6 +93,10 @@ struct BlockQ8_K {
 
 static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block");
 static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block");
+static_assert(sizeof(BlockQ4_1) == 20, "Q4_1 block");
+static_assert(sizeof(BlockQ5_0) == 22, "Q5_0 block");
+static_assert(sizeof(BlockQ5_1) == 24, "Q5_1 block");
+static_assert(sizeof(BlockQ8_1) == 36, "Q8_1 block");
 static_assert(sizeof(BlockQ4_K) == 144, "Q4_K block");
 static_assert(sizeof(BlockQ5_K) == 176, "Q5_K block");
 static_assert(sizeof(BlockQ6_K) == 210, "Q6_K block");

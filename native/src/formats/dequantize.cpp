@@ -26,6 +26,54 @@ void dequant_q4_0(const BlockQ4_0* b, float* y, int64_t nb) {
   }
 }
 
+void dequant_q4_1(const BlockQ4_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += kQK4_0) {
+    const float d = fp16_to_fp32(b[i].d), m = fp16_to_fp32(b[i].m);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      y[j] = d * (b[i].qs[j] & 0xF) + m;
+      y[j + kQK4_0 / 2] = d * (b[i].qs[j] >> 4) + m;
+    }
+  }
+}
+
+// Q5_0/Q5_1: the fifth bit of value j is bit j of qh (little-endian u32).
+inline uint32_t load_qh(const uint8_t* qh) {
+  uint32_t v;
+  std::memcpy(&v, qh, 4);
+  return v;
+}
+
+void dequant_q5_0(const BlockQ5_0* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += kQK4_0) {
+    const float d = fp16_to_fp32(b[i].d);
+    const uint32_t qh = load_qh(b[i].qh);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      const int lo = static_cast<int>((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+      const int hi = static_cast<int>((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+      y[j] = d * lo;
+      y[j + kQK4_0 / 2] = d * hi;
+    }
+  }
+}
+
+void dequant_q5_1(const BlockQ5_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += kQK4_0) {
+    const float d = fp16_to_fp32(b[i].d), m = fp16_to_fp32(b[i].m);
+    const uint32_t qh = load_qh(b[i].qh);
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      y[j] = d * static_cast<int>((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) + m;
+      y[j + kQK4_0 / 2] = d * static_cast<int>((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) + m;
+    }
+  }
+}
+
+void dequant_q8_1(const BlockQ8_1* b, float* y, int64_t nb) {
+  for (int64_t i = 0; i < nb; ++i, y += kQK8_0) {
+    const float d = fp16_to_fp32(b[i].d);
+    for (int j = 0; j < kQK8_0; ++j) y[j] = d * b[i].qs[j];
+  }
+}
+
 void dequant_q4_k(const BlockQ4_K* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {
     const float d = fp16_to_fp32(b[i].d), dmin = fp16_to_fp32(b[i].dmin);
@@ -107,6 +155,10 @@ void dequantize_row(Format f, const void* src, float* dst, int64_t n) {
     }
     case Format::Q8_0: dequant_q8_0(static_cast<const BlockQ8_0*>(src), dst, nb); return;
     case Format::Q4_0: dequant_q4_0(static_cast<const BlockQ4_0*>(src), dst, nb); return;
+    case Format::Q4_1: dequant_q4_1(static_cast<const BlockQ4_1*>(src), dst, nb); return;
+    case Format::Q5_0: dequant_q5_0(static_cast<const BlockQ5_0*>(src), dst, nb); return;
+    case Format::Q5_1: dequant_q5_1(static_cast<const BlockQ5_1*>(src), dst, nb); return;
+    case Format::Q8_1: dequant_q8_1(static_cast<const BlockQ8_1*>(src), dst, nb); return;
     case Format::Q4_K: dequant_q4_k(static_cast<const BlockQ4_K*>(src), dst, nb); return;
     case Format::Q5_K: dequant_q5_k(static_cast<const BlockQ5_K*>(src), dst, nb); return;
     case Format::Q6_K: dequant_q6_k(static_cast<const BlockQ6_K*>(src), dst, nb); return;

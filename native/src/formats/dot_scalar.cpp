@@ -1,5 +1,7 @@
 // Scalar vec_dot kernels: the reference for the SIMD ones. Integer sums per block are exact; blocks are
 // combined in f32 as ggml's generic kernels do (ggml-cpu/quants.c ggml_vec_dot_*_generic).
+#include <cstring>
+
 #include "formats/blocks.h"
 #include "formats/half.h"
 #include "formats/kernels.h"
@@ -51,6 +53,50 @@ float dot_q4_0(const void* w, const void* x, int64_t n) {
     int sumi = 0;
     for (int j = 0; j < kQK4_0 / 2; ++j)
       sumi += ((a[i].qs[j] & 0xF) - 8) * b[i].qs[j] + ((a[i].qs[j] >> 4) - 8) * b[i].qs[j + kQK4_0 / 2];
+    s += sumi * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
+  }
+  return s;
+}
+
+inline uint32_t load_qh(const uint8_t* qh) {
+  uint32_t v;
+  std::memcpy(&v, qh, 4);
+  return v;
+}
+
+// Q4_1/Q5_1 times Q8_1: sum = d_w*d_a * (q . a) + m_w * s_a, where s_a = d_a * sum(a) rounded to f16,
+// exactly as ggml (vec_dot_q4_1_q8_1 / q5_1_q8_1): the offset term uses the activation block's stored sum.
+template <bool kFive, typename Block>
+float dot_q41_q51(const void* w, const void* x, int64_t n) {
+  const Block* a = static_cast<const Block*>(w);
+  const BlockQ8_1* b = static_cast<const BlockQ8_1*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    uint32_t qh = 0;
+    if constexpr (kFive) qh = load_qh(a[i].qh);
+    int sumi = 0;
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      const int lo = (a[i].qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
+      const int hi = (a[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+      sumi += lo * b[i].qs[j] + hi * b[i].qs[j + kQK4_0 / 2];
+    }
+    s += (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d)) * sumi + fp16_to_fp32(a[i].m) * fp16_to_fp32(b[i].s);
+  }
+  return s;
+}
+
+float dot_q5_0(const void* w, const void* x, int64_t n) {
+  const BlockQ5_0* a = static_cast<const BlockQ5_0*>(w);
+  const BlockQ8_0* b = static_cast<const BlockQ8_0*>(x);
+  float s = 0;
+  for (int64_t i = 0; i < n / kQK4_0; ++i) {
+    const uint32_t qh = load_qh(a[i].qh);
+    int sumi = 0;
+    for (int j = 0; j < kQK4_0 / 2; ++j) {
+      const int lo = ((a[i].qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4)) - 16;
+      const int hi = ((a[i].qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4)) - 16;
+      sumi += lo * b[i].qs[j] + hi * b[i].qs[j + kQK4_0 / 2];
+    }
     s += sumi * (fp16_to_fp32(a[i].d) * fp16_to_fp32(b[i].d));
   }
   return s;
@@ -121,6 +167,9 @@ const VecDotTable& scalar_kernels() {
                              dot_bf16,
                              dot_q8_0,
                              dot_q4_0,
+                             dot_q41_q51<false, BlockQ4_1>,
+                             dot_q5_0,
+                             dot_q41_q51<true, BlockQ5_1>,
                              dot_k4<false, BlockQ4_K>,
                              dot_k4<true, BlockQ5_K>,
                              dot_q6_k};

@@ -8,7 +8,7 @@
 namespace hybrid::formats::detail {
 
 struct VecDotTable {
-  VecDotFn f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k;
+  VecDotFn f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k;
 };
 
 const VecDotTable& scalar_kernels();

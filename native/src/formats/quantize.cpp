@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <type_traits>
 
 #include "formats/blocks.h"
 #include "formats/formats.h"
@@ -12,49 +13,110 @@ namespace hybrid::formats {
 namespace {
 
 // Round half to even, as ggml's nearest_int (ggml-quants.c) and _mm256_round_ps(_MM_ROUND_NEAREST) do.
-// Adding 1.5 * 2^23 leaves the rounded integer in the low mantissa bits. NaN gives 0 and values beyond
-// the trick's range are clamped, so hostile inputs never reach an undefined float -> int conversion.
+// std::nearbyint in the default rounding mode; taking a float argument keeps the product before it
+// rounded to f32 even where the compiler would contract a multiply-add. NaN gives 0 and huge values are
+// clamped, so hostile inputs never reach an undefined float -> int conversion.
 inline int nearest_int(float v) {
   if (!(std::fabs(v) <= 4194303.f)) return v > 0 ? 4194303 : (v < 0 ? -4194303 : 0);
-  float val = v + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &val, 4);
-  return (i & 0x007fffff) - 0x00400000;
+  return static_cast<int>(std::nearbyint(v));
 }
 
-// ggml x86 quantize_row_q8_0 (ggml-cpu/arch/x86/quants.c): id = 127/amax, not 1/d as in the _ref.
-void quant_q8_0(const float* x, BlockQ8_0* y, int64_t nb) {
+// ggml x86 quantize_row_q8_0 / quantize_row_q8_1 (ggml-cpu/arch/x86/quants.c): id = 127/amax, not 1/d as
+// in the _ref versions. Q8_1 also stores s = d * (sum of the quants), as f16.
+template <typename Block>
+void quant_q8(const float* x, Block* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += kQK8_0) {
     float amax = 0;
     for (int j = 0; j < kQK8_0; ++j) amax = std::fmax(amax, std::fabs(x[j]));
     const float d = amax / 127.f;
     const float id = amax != 0.0f ? 127.f / amax : 0.0f;
     y[i].d = fp32_to_fp16(d);
+    int sum = 0;
     for (int j = 0; j < kQK8_0; ++j) {
       int q = nearest_int(x[j] * id);
-      y[i].qs[j] = static_cast<int8_t>(q > 127 ? 127 : (q < -128 ? -128 : q));
+      q = q > 127 ? 127 : (q < -128 ? -128 : q);
+      y[i].qs[j] = static_cast<int8_t>(q);
+      sum += q;
     }
+    if constexpr (std::is_same_v<Block, BlockQ8_1>) y[i].s = fp32_to_fp16(d * static_cast<float>(sum));
   }
 }
 
-// ggml quantize_row_q4_0_ref: the value of largest magnitude maps to -8.
+// Truncation toward zero of t, clamped to 0..qmax: ggml's (int8_t)/(uint8_t) casts of x*id + 0.5 (or
+// + 8.5, + 16.5) followed by MIN(qmax, .); the clamp below 0 keeps NaN/inf defined.
+inline int trunc_q(float t, int qmax) {
+  if (!(t >= 0.0f)) return 0;
+  return t >= static_cast<float>(qmax) ? qmax : static_cast<int>(t);
+}
+
+// Symmetric 32-blocks (ggml quantize_row_q4_0_ref / q5_0_ref): the value of largest magnitude maps to
+// -half (-8 or -16); q = trunc(x/d + half + 0.5).
+void quant_sym32(const float* x, int half, int qmax, uint16_t* d_out, int* q) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < kQK4_0; ++j)
+    if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
+  const float d = max / static_cast<float>(-half);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  *d_out = fp32_to_fp16(d);
+  for (int j = 0; j < kQK4_0; ++j) q[j] = trunc_q(x[j] * id + (static_cast<float>(half) + 0.5f), qmax);
+}
+
+// Min/offset 32-blocks (ggml quantize_row_q4_1_ref / q5_1_ref): d = (max - min)/qmax, m = min,
+// q = trunc((x - min)/d + 0.5).
+void quant_min32(const float* x, int qmax, uint16_t* d_out, uint16_t* m_out, int* q) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (int j = 0; j < kQK4_0; ++j) {
+    lo = std::fmin(lo, x[j]);
+    hi = std::fmax(hi, x[j]);
+  }
+  const float d = (hi - lo) / static_cast<float>(qmax);
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  *d_out = fp32_to_fp16(d);
+  *m_out = fp32_to_fp16(lo);
+  for (int j = 0; j < kQK4_0; ++j) q[j] = trunc_q((x[j] - lo) * id + 0.5f, qmax);
+}
+
+void pack_nibbles(const int* q, uint8_t* qs) {
+  for (int j = 0; j < kQK4_0 / 2; ++j) qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + kQK4_0 / 2] & 0xF) << 4));
+}
+
+void pack_high_bits(const int* q, uint8_t* qh) {
+  uint32_t bits = 0;
+  for (int j = 0; j < kQK4_0; ++j) bits |= static_cast<uint32_t>((q[j] >> 4) & 1) << j;
+  std::memcpy(qh, &bits, 4);
+}
+
 void quant_q4_0(const float* x, BlockQ4_0* y, int64_t nb) {
+  int q[kQK4_0];
   for (int64_t i = 0; i < nb; ++i, x += kQK4_0) {
-    float amax = 0, max = 0;
-    for (int j = 0; j < kQK4_0; ++j)
-      if (amax < std::fabs(x[j])) { amax = std::fabs(x[j]); max = x[j]; }
-    const float d = max / -8;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = fp32_to_fp16(d);
-    for (int j = 0; j < kQK4_0 / 2; ++j) {
-      // truncation toward zero of x*id + 8.5, as ggml's (int8_t) cast; the clamp keeps NaN/inf defined
-      auto q = [&](float v) {
-        float t = v * id + 8.5f;
-        if (!(t >= 0.0f)) return 0;
-        return t >= 15.0f ? 15 : static_cast<int>(t);
-      };
-      y[i].qs[j] = static_cast<uint8_t>(q(x[j]) | (q(x[j + kQK4_0 / 2]) << 4));
-    }
+    quant_sym32(x, 8, 15, &y[i].d, q);
+    pack_nibbles(q, y[i].qs);
+  }
+}
+
+void quant_q5_0(const float* x, BlockQ5_0* y, int64_t nb) {
+  int q[kQK4_0];
+  for (int64_t i = 0; i < nb; ++i, x += kQK4_0) {
+    quant_sym32(x, 16, 31, &y[i].d, q);
+    pack_nibbles(q, y[i].qs);
+    pack_high_bits(q, y[i].qh);
+  }
+}
+
+void quant_q4_1(const float* x, BlockQ4_1* y, int64_t nb) {
+  int q[kQK4_0];
+  for (int64_t i = 0; i < nb; ++i, x += kQK4_0) {
+    quant_min32(x, 15, &y[i].d, &y[i].m, q);
+    pack_nibbles(q, y[i].qs);
+  }
+}
+
+void quant_q5_1(const float* x, BlockQ5_1* y, int64_t nb) {
+  int q[kQK4_0];
+  for (int64_t i = 0; i < nb; ++i, x += kQK4_0) {
+    quant_min32(x, 31, &y[i].d, &y[i].m, q);
+    pack_nibbles(q, y[i].qs);
+    pack_high_bits(q, y[i].qh);
   }
 }
 
@@ -221,8 +283,12 @@ void quantize_row(Format f, const float* src, void* dst, int64_t n) {
       for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_bf16(src[i]);
       return;
     }
-    case Format::Q8_0: quant_q8_0(src, static_cast<BlockQ8_0*>(dst), nb); return;
+    case Format::Q8_0: quant_q8(src, static_cast<BlockQ8_0*>(dst), nb); return;
+    case Format::Q8_1: quant_q8(src, static_cast<BlockQ8_1*>(dst), nb); return;
     case Format::Q4_0: quant_q4_0(src, static_cast<BlockQ4_0*>(dst), nb); return;
+    case Format::Q4_1: quant_q4_1(src, static_cast<BlockQ4_1*>(dst), nb); return;
+    case Format::Q5_0: quant_q5_0(src, static_cast<BlockQ5_0*>(dst), nb); return;
+    case Format::Q5_1: quant_q5_1(src, static_cast<BlockQ5_1*>(dst), nb); return;
     case Format::Q4_K: quant_q4_k(src, static_cast<BlockQ4_K*>(dst), nb); return;
     case Format::Q5_K: quant_q5_k(src, static_cast<BlockQ5_K*>(dst), nb); return;
     case Format::Q6_K: quant_q6_k(src, static_cast<BlockQ6_K*>(dst), nb); return;

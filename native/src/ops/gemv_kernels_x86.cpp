@@ -65,6 +65,83 @@ VNNI_FN inline __m256i dot_i8_vnni(__m256i a, __m256i b) {
 HYBRID_Q8_0_DOT4(q8_0_dot4_avx2, AVX2_FN, dot_i8_avx2)
 HYBRID_Q8_0_DOT4(q8_0_dot4_vnni, VNNI_FN, dot_i8_vnni)
 
+// Q4_K weights with Q8_K activations (ggml_vec_dot_q4_K_q8_K): per super-block of 256,
+// d * x.d * sum_j sc_j * (q_j . x_j)  -  dmin * x.d * sum_j m_j * bsum_j, sub-blocks j of 32.
+AVX2_FN void q4_k_dot4(const uint8_t* w, size_t stride, const void* xq, int64_t n, float* out) {
+  using formats::BlockQ4_K;
+  using formats::BlockQ8_K;
+  const BlockQ8_K* x = static_cast<const BlockQ8_K*>(xq);
+  const int64_t nb = n / formats::kQK_K;
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float mins[4] = {0, 0, 0, 0};
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ8_K& xb = x[i];
+    for (int k = 0; k < 4; ++k) {
+      const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(w + k * stride)[i];
+      uint8_t sc[8], mn[8];
+      for (int j = 0; j < 8; ++j) formats::scale_min_k4(j, b.scales, &sc[j], &mn[j]);
+      int32_t summ = 0;
+      for (int j = 0; j < 8; ++j) summ += mn[j] * (xb.bsums[2 * j] + xb.bsums[2 * j + 1]);
+      __m256i sumi = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
+        const __m256i lo = _mm256_and_si256(q4, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
+        const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 64 * c));
+        const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 64 * c + 32));
+        const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_set1_epi16(sc[2 * c]));
+        const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), _mm256_set1_epi16(sc[2 * c + 1]));
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+      }
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b.d) * xb.d), _mm256_cvtepi32_ps(sumi), acc[k]);
+      mins[k] += _cvtsh_ss(b.dmin) * xb.d * static_cast<float>(summ);
+    }
+  }
+  for (int k = 0; k < 4; ++k) out[k] = hsum(acc[k]) - mins[k];
+}
+
+// Q6_K weights with Q8_K activations (ggml_vec_dot_q6_K_q8_K): value = d * sc * (q - 32), q 6-bit from
+// 4 low bits in ql and 2 high bits in qh; 16 scales per super-block, one per 16 values.
+AVX2_FN void q6_k_dot4(const uint8_t* w, size_t stride, const void* xq, int64_t n, float* out) {
+  using formats::BlockQ6_K;
+  using formats::BlockQ8_K;
+  const BlockQ8_K* x = static_cast<const BlockQ8_K*>(xq);
+  const int64_t nb = n / formats::kQK_K;
+  const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t i = 0; i < nb; ++i) {
+    const BlockQ8_K& xb = x[i];
+    for (int k = 0; k < 4; ++k) {
+      const BlockQ6_K& b = reinterpret_cast<const BlockQ6_K*>(w + k * stride)[i];
+      __m256i sumi = _mm256_setzero_si256();
+      for (int h = 0; h < 2; ++h) {
+        const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+        const __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h));
+        const __m256i qb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32));
+        const __m256i q[4] = {
+            _mm256_or_si256(_mm256_and_si256(qa, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(qb, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4)),
+            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), m4),
+                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4)),
+        };
+        const int8_t* sc = b.scales + 8 * h;
+        for (int j = 0; j < 4; ++j) {
+          const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 128 * h + 32 * j));
+          // (q - 32) . x = q . x - 32 * sum(x), both as pairwise int16 sums
+          const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[j], xv), _mm256_maddubs_epi16(k32, xv));
+          const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), _mm_set1_epi16(sc[2 * j]));
+          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scales));
+        }
+      }
+      acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(b.d) * xb.d), _mm256_cvtepi32_ps(sumi), acc[k]);
+    }
+  }
+  for (int k = 0; k < 4; ++k) out[k] = hsum(acc[k]);
+}
+
 // F16 weights with f16 activations (ggml converts activations to f16 for F16 weights).
 AVX2_FN void f16_dot4(const uint8_t* w, size_t stride, const void* xq, int64_t n, float* out) {
   const uint16_t* x = static_cast<const uint16_t*>(xq);
@@ -132,6 +209,8 @@ Dot4Fn dot4_kernel(formats::Format f) {
   switch (f) {
     case formats::Format::Q8_0: return isa().vnni ? q8_0_dot4_vnni : q8_0_dot4_avx2;
     case formats::Format::F16: return f16_dot4;
+    case formats::Format::Q4_K: return q4_k_dot4;
+    case formats::Format::Q6_K: return q6_k_dot4;
     case formats::Format::F32: return f32_dot4;
     default: return nullptr;
   }
