@@ -1,10 +1,12 @@
 // `hybrid logits`, `hybrid generate`, `hybrid bench`: run the model on the CPU.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "backend/cpu/thread_pool.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "util/error.h"
@@ -135,6 +137,42 @@ int cmd_bench(const Args& a) {
   return 0;
 }
 
+// Read bandwidth of this machine with T threads (a plain SIMD-friendly sum over a buffer far larger than
+// the caches): the roofline for decode, which reads every weight once per token.
+int cmd_membw(const Args& a) {
+  a.allow_only({"threads", "mb", "reps"});
+  hybrid::cpu::ThreadPool pool(static_cast<int>(a.get_int("threads", 0)));
+  const size_t n = static_cast<size_t>(a.get_int("mb", 1024)) << 20;
+  const int reps = static_cast<int>(std::max<long long>(1, a.get_int("reps", 5)));
+  std::vector<uint64_t> buf(n / 8);
+  pool.parallel_for(static_cast<int64_t>(buf.size()), 1 << 16, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) buf[i] = static_cast<uint64_t>(i) * 2654435761u;
+  });
+  std::vector<uint64_t> partial(pool.size());
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = Clock::now();
+    pool.parallel_for(static_cast<int64_t>(buf.size()), 1 << 16, [&](int64_t b, int64_t e, int t) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int64_t i = b;
+      for (; i + 4 <= e; i += 4) { s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3]; }
+      for (; i < e; ++i) s0 += buf[i];
+      partial[t] = s0 + s1 + s2 + s3;
+    });
+    best = std::min(best, seconds_since(t0));
+  }
+  uint64_t check = 0;
+  for (auto v : partial) check += v;
+  hybrid::JsonWriter w;
+  w.begin_object().field("threads", pool.size()).field("bytes", static_cast<uint64_t>(n)).field("read_gbs", n / best / 1e9);
+  w.field("checksum", check).end_object();
+  if (a.flag("json")) std::printf("%s\n", w.str().c_str());
+  else std::printf("read bandwidth %.1f GB/s with %d threads\n", n / best / 1e9, pool.size());
+  return 0;
+}
+
+HYBRID_CLI_COMMAND("membw", "membw [--threads T] [--mb 1024] --json", "memory read bandwidth (decode's roofline)",
+                   {"json"}, cmd_membw);
 HYBRID_CLI_COMMAND("logits", "logits MODEL --tokens 1,2,3 [--all-positions] [--batch B] [--threads T] --json",
                    "next-token logits (full vocabulary, float32) after the tokens", {"json", "all-positions"}, cmd_logits);
 HYBRID_CLI_COMMAND("generate", "generate MODEL --tokens 1,2,3 -n N [--temp 0] [--seed S] --json",
