@@ -55,12 +55,16 @@ void Session::take_checkpoint(bool pinned) {
   auto it = std::lower_bound(checkpoints_.begin(), checkpoints_.end(), n,
                              [](const Checkpoint& c, int64_t v) { return c.n < v; });
   if (it != checkpoints_.end() && it->n == n) {
-    it->pinned = it->pinned || pinned;
+    if (pinned) {
+      it->pinned = true;
+      it->seq = ++checkpoint_seq_;
+    }
     return;  // same position, same tokens: the state is the same
   }
   Checkpoint c;
   c.n = n;
   c.pinned = pinned;
+  c.seq = ++checkpoint_seq_;
   c.data.resize(state_.recurrent_bytes() / sizeof(float));
   state_.save_recurrent(c.data.data());
   checkpoints_.insert(it, std::move(c));
@@ -139,13 +143,42 @@ int64_t Session::rollback(int64_t n) {
 
 Session::SyncResult Session::sync(const std::vector<int32_t>& target, float* logits) {
   SyncResult r;
-  const size_t common = std::mismatch(tokens_.begin(), tokens_.end(), target.begin(), target.end()).first - tokens_.begin();
-  r.kept = static_cast<int64_t>(common);
-  if (common < tokens_.size()) r.reread = rollback(static_cast<int64_t>(common));
-  r.appended = static_cast<int64_t>(target.size() - common);
-  if (r.appended > 0) append(target.data() + common, r.appended, logits);
+  const int64_t common =
+      std::mismatch(tokens_.begin(), tokens_.end(), target.begin(), target.end()).first - tokens_.begin();
+  r.kept = common;
+  int64_t from = common;
+  if (common < size()) {
+    // An edit. Unless a checkpoint already sits just before the change, roll back a little further and
+    // pin one there: the same number of tokens is read either way, and the next edit nearby is cheap.
+    const int64_t anchor = std::max<int64_t>(0, common - policy_.edit_margin);
+    bool near = anchor == 0;
+    for (const auto& c : checkpoints_) near = near || (c.n >= anchor - policy_.edit_margin && c.n <= common);
+    if (policy_.enabled && !near) {
+      r.reread = rollback(anchor);
+      pin_checkpoint_here();
+      unpin_old();
+      from = anchor;
+    } else {
+      r.reread = rollback(common);
+    }
+  }
+  const int64_t n_new = static_cast<int64_t>(target.size()) - from;
+  r.reread += common - from;  // tokens between the anchor and the change are read again too
+  r.appended = static_cast<int64_t>(target.size()) - common;
+  if (n_new > 0) append(target.data() + from, n_new, logits);
   else if (logits) std::copy(this->logits().begin(), this->logits().end(), logits);
   return r;
+}
+
+void Session::unpin_old() {
+  // Keep the newest max_pinned pins (by when they were taken); older ones fall back under thinning.
+  std::vector<Checkpoint*> pinned;
+  for (auto& c : checkpoints_)
+    if (c.pinned) pinned.push_back(&c);
+  if (static_cast<int64_t>(pinned.size()) <= policy_.max_pinned) return;
+  std::sort(pinned.begin(), pinned.end(), [](const Checkpoint* a, const Checkpoint* b) { return a->seq > b->seq; });
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(0, policy_.max_pinned)); i < pinned.size(); ++i) pinned[i]->pinned = false;
+  thin_checkpoints();
 }
 
 void Session::pin_checkpoint_here() {

@@ -26,11 +26,17 @@ struct CheckpointPolicy {
   int64_t dense = 4;              // newest checkpoints kept at full stride
   uint64_t budget_bytes = 1ull << 30;
   bool enabled = true;
+  // After an edit, a pinned checkpoint is kept `edit_margin` tokens before the first changed token (the
+  // place where the text last stopped changing), so the next edits around there re-read only a few
+  // tokens; it costs a state copy, no compute. The newest `max_pinned` such checkpoints stay pinned.
+  int64_t edit_margin = 16;
+  int64_t max_pinned = 2;
 };
 
 struct Checkpoint {
   int64_t n = 0;               // tokens read when it was taken
   bool pinned = false;
+  uint64_t seq = 0;            // order of taking (newest pins win)
   std::vector<float> data;     // State::save_recurrent
 };
 
@@ -86,6 +92,7 @@ class Session {
   void eval_with_checkpoints(const int32_t* tokens, int64_t n, float* logits);
   void take_checkpoint(bool pinned);
   void thin_checkpoints();
+  void unpin_old();
   void mutated() { ++epoch_; logits_valid_ = false; }
 
   Engine& engine_;
@@ -96,6 +103,7 @@ class Session {
   std::vector<float> logits_;
   bool logits_valid_ = false;
   uint64_t epoch_ = 0;
+  uint64_t checkpoint_seq_ = 0;
   SessionStats stats_;
 };
 
