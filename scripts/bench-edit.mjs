@@ -17,7 +17,7 @@ const nDoc = Number(opt('doc-tokens', '8192'));
 const threads = Number(opt('threads', '2'));
 const positions = opt('edit-at', '0.5,0.9,0.99').split(',').map(Number);
 const edits = Number(opt('edits', '3'));
-const cli = ['native/build/hybrid', 'native/build-cli/hybrid'].map((p) => path.join(root, p)).find((p) => fs.existsSync(p));
+const cli = process.env.HYBRID_CLI ?? ['native/build/hybrid', 'native/build-cli/hybrid'].map((p) => path.join(root, p)).find((p) => fs.existsSync(p));
 if (!cli) throw new Error('build first: npm run build');
 
 let model = opt('model');
@@ -42,7 +42,7 @@ const ctx = await m.createContext({ contextSize: nDoc + 64, batchSize: 512, thre
 const seq = ctx.getSequence();
 let doc = Array.from({ length: nDoc }, (_, i) => (i * 7919 + 13) % info.vocabSize);
 let t0 = performance.now();
-await seq.evaluateWithoutGeneratingNew(doc);
+await seq.evaluateWithoutGeneratingNewTokens(doc);
 const peerFull = (performance.now() - t0) / 1000;
 const peer = [];
 for (const at of positions) {
@@ -51,8 +51,14 @@ for (const at of positions) {
     const p = Math.min(nDoc - 8, Math.floor(at * (nDoc - 8)) + e);
     doc = doc.slice();
     for (let i = 0; i < 8; i++) doc[p + i] = (doc[p + i] + 1 + e) % info.vocabSize;
+    // What a client of llama.cpp does after an edit: keep the common prefix, evaluate the rest. For a
+    // hybrid model llama.cpp cannot cut its recurrent state, so node-llama-cpp re-evaluates the prefix.
+    const current = seq.contextTokens;
+    let common = 0;
+    while (common < current.length && current[common] === doc[common]) common++;
     t0 = performance.now();
-    await seq.evaluateWithoutGeneratingNew(doc);
+    await seq.eraseContextTokenRanges([{ start: common, end: current.length }]);
+    await seq.evaluateWithoutGeneratingNewTokens(doc.slice(seq.contextTokens.length));
     total += (performance.now() - t0) / 1000;
   }
   peer.push(total / edits);
