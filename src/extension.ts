@@ -1,22 +1,39 @@
 // Entry point: wires the features together and nothing more. Every feature lives in its own folder.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { RuntimeChatBackend } from './chat/chatBackend';
 import { ChatViewProvider } from './chat/chatViewProvider';
 import { registerRuntimeCommands } from './commands/runtimeCommands';
 import { RUNTIME_SETTINGS, runtimeSettings } from './config';
 import { RuntimeClient } from './runtime/client';
+import { registerDocumentSync } from './runtime/documentSyncVscode';
+import type { LogLevel } from './shared/protocol';
 import { StatusBar } from './statusBar';
 
 let runtime: RuntimeClient | undefined;
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What activate() returns: the chat's host side, for the end-to-end tests. */
+export interface HybridCopilotApi {
+  chat: ChatViewProvider['controller'];
+  chatCode: ChatViewProvider['code'];
+}
+
+export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
   const log = vscode.window.createOutputChannel('Hybrid Copilot', { log: true });
-  const chat = new ChatViewProvider(context.extensionUri, log);
   const status = new StatusBar();
   const client = new RuntimeClient({
     workerPath: path.join(context.extensionPath, 'dist', 'worker.js'),
-    settings: () => runtimeSettings(context.extensionPath),
+    settings: () => ({ ...runtimeSettings(context.extensionPath), logLevel: workerLogLevel(log.logLevel) }),
     logger: log,
+    onModelLoad: (r) => {
+      if (r.ok) return;
+      void vscode.window
+        .showErrorMessage(`Hybrid Copilot: the model ${r.path} could not be loaded: ${r.error}`, 'Open Settings', 'Show Logs')
+        .then((choice) => {
+          if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'hybridCopilot.modelPath');
+          if (choice === 'Show Logs') log.show();
+        });
+    },
     onStateChange: (state, detail) => {
       status.setState(state, detail);
       chat.setRuntime({ state, detail });
@@ -31,6 +48,13 @@ export function activate(context: vscode.ExtensionContext): void {
     },
   });
   runtime = client;
+  const chat = new ChatViewProvider(
+    context.extensionUri,
+    log,
+    new RuntimeChatBackend(client, () => runtimeSettings(context.extensionPath).contextLength),
+    context.globalState,
+  );
+  const documents = registerDocumentSync(client, log);
 
   const refresh = (p: Promise<unknown>) =>
     p.then(
@@ -51,7 +75,8 @@ export function activate(context: vscode.ExtensionContext): void {
     status,
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chat),
-    ...registerRuntimeCommands(client, log),
+    ...documents.disposables,
+    ...registerRuntimeCommands(client, log, documents.sync),
     vscode.commands.registerCommand('hybridCopilot.openChat', () =>
       vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`),
     ),
@@ -66,6 +91,12 @@ export function activate(context: vscode.ExtensionContext): void {
   log.info(`Hybrid Copilot ${context.extension.packageJSON.version} activating`);
   // Start the worker in the background: activation never waits on native code.
   void refresh(client.start());
+  return { chat: chat.controller, chatCode: chat.code };
+}
+
+/** The worker sends log lines at the channel's level and above (vscode.LogLevel: Off 0 … Error 5). */
+function workerLogLevel(level: vscode.LogLevel): LogLevel {
+  return (['error', 'trace', 'debug', 'info', 'warn', 'error'] as const)[level] ?? 'info';
 }
 
 export async function deactivate(): Promise<void> {

@@ -3,8 +3,10 @@ import * as vscode from 'vscode';
 import { describeRuntime } from '../shared/format';
 import type { RuntimeInfo } from '../shared/protocol';
 import type { RuntimeClient } from '../runtime/client';
+import type { DocumentSync } from '../runtime/documentSync';
+import { adapt } from '../runtime/documentSyncVscode';
 
-export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogOutputChannel): vscode.Disposable[] {
+export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogOutputChannel, documents: DocumentSync): vscode.Disposable[] {
   return [
     // Returns the info object so that other extensions and tests can read it.
     vscode.commands.registerCommand('hybridCopilot.showRuntimeInfo', async (): Promise<RuntimeInfo | undefined> => {
@@ -36,5 +38,18 @@ export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogO
       );
     }),
     vscode.commands.registerCommand('hybridCopilot.showLogs', () => log.show()),
+    // Internal (not in the palette): a completion straight from the runtime, for tests and diagnostics.
+    // Args: { uri?, offset?, maxTokens? }; default the active editor's cursor. Returns CompleteResult.
+    vscode.commands.registerCommand(
+      'hybridCopilot.runtime.complete',
+      async (args: { uri?: string; offset?: number; maxTokens?: number } = {}) => {
+        const editor = vscode.window.activeTextEditor;
+        const doc = args.uri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === args.uri) : editor?.document;
+        if (!doc) throw new Error(`hybridCopilot.runtime.complete: no document ${args.uri ?? '(no active editor)'}`);
+        const offset = args.offset ?? (editor?.document === doc ? doc.offsetAt(editor.selection.active) : doc.getText().length);
+        await documents.ensure(adapt(doc));
+        return runtime.stream('complete', { uri: doc.uri.toString(), version: doc.version, offset, maxTokens: args.maxTokens ?? 16 }, () => undefined);
+      },
+    ),
   ];
 }

@@ -15,10 +15,13 @@ function fail(path: string, expected: string, value: unknown): never {
   throw new ValidationError(`${path}: expected ${expected}, got ${got}`);
 }
 
-export const str = (opts: { maxLength?: number } = {}): Check<string> => (v, path) => {
+export const str = (opts: { maxLength?: number; minLength?: number } = {}): Check<string> => (v, path) => {
   if (typeof v !== 'string') fail(path, 'a string', v);
   if (opts.maxLength !== undefined && v.length > opts.maxLength) {
     throw new ValidationError(`${path}: string longer than ${opts.maxLength} characters`);
+  }
+  if (opts.minLength !== undefined && v.length < opts.minLength) {
+    throw new ValidationError(opts.minLength === 1 ? `${path}: must not be empty` : `${path}: string shorter than ${opts.minLength} characters`);
   }
   return v;
 };
@@ -30,8 +33,10 @@ export const int = (opts: { min?: number; max?: number } = {}): Check<number> =>
   return v;
 };
 
-export const num: Check<number> = (v, path) => {
+export const num = (opts: { min?: number; max?: number } = {}): Check<number> => (v, path) => {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, 'a finite number', v);
+  if (opts.min !== undefined && v < opts.min) throw new ValidationError(`${path}: must be >= ${opts.min}`);
+  if (opts.max !== undefined && v > opts.max) throw new ValidationError(`${path}: must be <= ${opts.max}`);
   return v;
 };
 

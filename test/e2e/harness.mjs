@@ -10,8 +10,10 @@
 //   smoke-test driver's URL payload); the suite's console lines come back through codeAutomationLog,
 //   its exit code through codeAutomationExit; "ok - name" / "FAIL - name: err" lines are counted.
 // Phase "ui": opens a fresh window with extensionDevelopmentPath only and checks it as a person would:
-//   title, command palette commands, the chat webview (screenshot resultsDir/e2e-chat-view.png),
-//   no error notifications. Every check counts as one test; a failing one saves a screenshot.
+//   title, command palette commands, the chat webview (screenshot resultsDir/e2e-chat-view.png), the chat
+//   on a tiny fixture model (send, trace, stop, hostile markdown, history across a reload; screenshots
+//   e2e-chat-dark.png, e2e-chat-light.png, e2e-chat-hostile.png), no error notifications. Every check
+//   counts as one test; a failing one saves a screenshot.
 // code-server and chromium run in their own process groups/sessions and are killed in every exit path
 // (normal end, errors, phase time-outs, SIGINT/SIGTERM/SIGHUP).
 
@@ -518,6 +520,218 @@ async function errorNotifications(page) {
   return { all, errors };
 }
 
+// ---------------------------------------------------------------- chat view checks (UI phase)
+
+/**
+ * A chat model for the UI phase: the tiny Nano-2-like fixture (test/e2e/suite/chatModel.ts, compiled to out/
+ * by `npm run build`) written into the private temp folder, and workspace settings that load it with a
+ * small thinking budget and short answers. Returns an error string when the fixture module is not built.
+ */
+async function prepareChatModel(workspace) {
+  const repo = path.resolve(here, '..', '..');
+  const mod = path.join(repo, 'out', 'test', 'e2e', 'suite', 'chatModel.js');
+  if (!fs.existsSync(mod)) return `${path.relative(repo, mod)} missing: run \`npm run build\``;
+  const { createRequire } = await import('node:module');
+  const { writeChatFixtureModel } = createRequire(import.meta.url)(mod);
+  const model = writeChatFixtureModel(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chat-model-')), 'chat.gguf'), repo);
+  const file = path.join(workspace, '.vscode', 'settings.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const settings = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  Object.assign(settings, {
+    'hybridCopilot.modelPath': model,
+    'hybridCopilot.chat.thinking': true,
+    'hybridCopilot.chat.thinkingBudget': 8,
+    'hybridCopilot.chat.maxAnswerTokens': 24,
+  });
+  fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+  return null;
+}
+
+/** The chat webview's inner document as a Playwright Frame (for evaluate): the frame holding #app and #input. */
+async function chatFrame(page, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const f of page.frames()) {
+      try {
+        if (await f.$('#app #input')) return f;
+      } catch {}
+    }
+    await sleep(250);
+  }
+  throw new Error('no webview frame holds the chat (#app #input)');
+}
+
+/** Waits until there are at least `count` turns and none streams, then returns what the last turn shows. */
+async function lastTurn(frame, count = 1, timeoutMs = 60_000) {
+  await frame.waitForFunction((n) => document.querySelectorAll('.turn').length >= n && !document.querySelector('.turn.streaming'), count, { timeout: timeoutMs });
+  return frame.evaluate(() => {
+    const turns = document.querySelectorAll('.turn');
+    const t = turns[turns.length - 1];
+    const trace = t.querySelector('details.trace');
+    return {
+      count: turns.length,
+      user: t.querySelector('.user-message')?.textContent ?? '',
+      traceShown: !!trace && !trace.hidden,
+      traceOpen: !!trace?.open,
+      heading: t.querySelector('.trace-heading')?.textContent ?? '',
+      answer: t.querySelector('.answer')?.textContent ?? '',
+      meta: t.querySelector('.turn-meta')?.textContent ?? '',
+      firstPaintMs: t.getAttribute('data-first-paint-ms'),
+      workerFirstTokenMs: t.getAttribute('data-worker-first-token-ms'),
+      hostFirstPartMs: t.getAttribute('data-host-first-part-ms'),
+      arrivedMs: t.getAttribute('data-first-part-arrived-ms'),
+      prepMs: t.getAttribute('data-host-prep-ms'),
+      renderMs: t.getAttribute('data-first-render-ms'),
+    };
+  });
+}
+
+/** Enter -> first token painted in the view, beside the worker's own first-token time (ms). */
+function logTimings(log, t) {
+  if (t.firstPaintMs === null || t.workerFirstTokenMs === null) {
+    log(`e2e:   (no first-token timings for this turn: ${t.meta.trim() || 'no text'})`);
+    return;
+  }
+  const view = Number(t.firstPaintMs);
+  const worker = Number(t.workerFirstTokenMs);
+  log(
+    `e2e:   Enter -> first token painted ${view} ms in the view; the worker's own first-token time ${worker.toFixed(1)} ms; ` +
+      `host send -> first part ${Number(t.hostFirstPartMs).toFixed(1)} ms (of which preparing the request ${t.prepMs} ms); first part reached the view ${t.arrivedMs} ms after Enter, painted ${(view - Number(t.arrivedMs)).toFixed(1)} ms later (rendering it took ${t.renderMs} ms; the rest is waiting for the frame); ` +
+      `added by the view, the host and the transport: ${(view - worker).toFixed(1)} ms`,
+  );
+}
+
+async function sendChat(frame, text) {
+  await frame.waitForSelector('#availability', { state: 'hidden', timeout: 60_000 }).catch(async () => {
+    const why = await frame.$eval('#availability', (e) => e.textContent).catch(() => '');
+    throw new Error(`the chat is not ready: ${why}`);
+  });
+  const before = await frame.$$eval('.turn', (e) => e.length);
+  await frame.fill('#input', text);
+  await frame.press('#input', 'Enter');
+  return before + 1;
+}
+
+/** Picks a color theme through "Preferences: Color Theme" (its picker stays open after the command). */
+async function setColorTheme(page, theme) {
+  const widget = await openPalette(page);
+  const input = widget.locator('.quick-input-box input, input').first();
+  await input.fill('>Preferences: Color Theme');
+  await widget.locator('.monaco-list-row').filter({ hasText: 'Preferences: Color Theme' }).first().click();
+  const row = widget.locator('.monaco-list-row').filter({ hasText: theme }).first();
+  await row.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(theme);
+  await row.click();
+  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+async function chatChecks({ page, check, log, resultsDir, chatSetupError }) {
+  const needModel = () => {
+    if (chatSetupError) throw new Error(`no chat model: ${chatSetupError}`);
+  };
+  await check('ui: chat: Enter sends; the trace streams with its token count and folds when the answer starts', async () => {
+    needModel();
+    const frame = await chatFrame(page);
+    await frame.fill('#input', 'first line');
+    await frame.press('#input', 'Shift+Enter');
+    await frame.type('#input', 'second line');
+    const value = await frame.$eval('#input', (e) => e.value);
+    if (value !== 'first line\nsecond line') throw new Error(`Shift+Enter should insert a new line, input is ${JSON.stringify(value)}`);
+    const n = await sendChat(frame, 'Hello! What does `sample.py` do?');
+    await frame.waitForFunction(() => /Reasoning — \d+ tokens?, /.test(document.querySelector('.turn:last-of-type .trace-heading')?.textContent ?? ''), null, { timeout: 60_000 });
+    const t = await lastTurn(frame, n);
+    log(`e2e:   turn: ${JSON.stringify({ ...t, answer: t.answer.slice(0, 60) })}`);
+    if (!/^Reasoning — \d+ tokens?, [\d.]+ s, [\d.]+ tok\/s/.test(t.heading)) throw new Error(`trace heading "${t.heading}"`);
+    if (!t.answer.trim()) throw new Error(`no answer text (meta: ${t.meta})`);
+    if (t.traceOpen) throw new Error('the trace is still open after the answer started');
+    if ((await frame.$eval('#input', (e) => e.value)) !== '') throw new Error('the input was not cleared');
+    logTimings(log, t);
+    // the trace opens on a click and folds again
+    await frame.click('.turn:last-of-type .trace-summary');
+    if (!(await frame.$eval('.turn:last-of-type details.trace', (d) => d.open))) throw new Error('the trace does not open on a click');
+    await frame.click('.turn:last-of-type .trace-summary');
+  });
+  await check('ui: chat: Stop cancels a long answer', async () => {
+    needModel();
+    const frame = await chatFrame(page);
+    // a large budget: the fixture never ends a turn by itself, so it reasons for thousands of tokens
+    await frame.fill('#budget input', '3000');
+    await frame.press('#budget input', 'Tab');
+    await frame.waitForSelector('#app[data-thinking-budget="3000"]', { timeout: 10_000 });
+    const n = await sendChat(frame, 'Write a very long story');
+    // stop while the trace streams
+    await frame.waitForFunction((k) => document.querySelectorAll('.turn').length >= k && /Reasoning — \d+ tokens?/.test(document.querySelector('.turn:last-of-type .trace-heading')?.textContent ?? ''), n, { timeout: 30_000 });
+    await frame.click('#stop');
+    const t = await lastTurn(frame, n);
+    logTimings(log, t);
+    await frame.fill('#budget input', '8');
+    await frame.press('#budget input', 'Tab');
+    await frame.waitForSelector('#app[data-thinking-budget="8"]', { timeout: 10_000 });
+    if (!/Stopped/.test(t.meta)) throw new Error(`the turn did not stop (meta: "${t.meta}")`);
+    if (!(await frame.$('#send:not([hidden])'))) throw new Error('the Send button did not come back');
+  });
+  await check('ui: chat: a hostile markdown payload renders inert', async () => {
+    needModel();
+    const frame = await chatFrame(page);
+    const dialogs = [];
+    const onDialog = (d) => dialogs.push(d.message());
+    page.on('dialog', onDialog);
+    const payload = [
+      '<img src=x onerror="window.__xss=1"> <script>window.__xss=2</script>',
+      '[click me](javascript:window.__xss=3) <iframe src="javascript:window.__xss=4"></iframe>',
+      '```svg',
+      '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40" onload="window.__xss=5"><script>window.__xss=6</script><circle cx="20" cy="20" r="15" fill="teal"/></svg>',
+      '```',
+    ].join('\n');
+    logTimings(log, await lastTurn(frame, await sendChat(frame, payload)));
+    await sleep(300);
+    page.off('dialog', onDialog);
+    const found = await frame.evaluate(() => {
+      const m = document.getElementById('messages');
+      const bad = [];
+      if (window.__xss !== undefined) bad.push(`window.__xss = ${window.__xss}`);
+      for (const e of m.querySelectorAll('*')) {
+        const tag = e.tagName.toLowerCase();
+        if (['script', 'iframe', 'object', 'embed', 'svg', 'form', 'style'].includes(tag)) bad.push(`<${tag}>`);
+        for (const a of e.attributes) {
+          if (/^on/i.test(a.name)) bad.push(`${tag}[${a.name}]`);
+          if ((a.name === 'href' || a.name === 'src') && /^\s*javascript:/i.test(a.value)) bad.push(`${tag}[${a.name}=javascript:]`);
+        }
+      }
+      return { bad, pictures: m.querySelectorAll('img.svg-picture').length, text: m.querySelector('.turn:last-of-type .user-message')?.textContent ?? '' };
+    });
+    if (found.bad.length) throw new Error(`active content in the view: ${found.bad.join(', ')}`);
+    if (dialogs.length) throw new Error(`dialogs opened: ${dialogs.join(' | ')}`);
+    if (found.pictures < 1) throw new Error('the sanitized SVG drawing was not shown');
+    if (!found.text.includes('<img src=x')) throw new Error(`the payload is not shown as text: ${found.text.slice(0, 120)}`);
+    await page.screenshot({ path: path.join(resultsDir, 'e2e-chat-hostile.png') });
+  });
+  await check('ui: chat: history survives a window reload', async () => {
+    needModel();
+    let frame = await chatFrame(page);
+    const before = await lastTurn(frame, 1);
+    await page.reload();
+    await waitForWorkbench(page);
+    await runCommand(page, 'Hybrid Copilot: Open Chat');
+    frame = await chatFrame(page);
+    await frame.waitForFunction((n) => document.querySelectorAll('.turn').length === n, before.count, { timeout: 30_000 });
+    const after = await lastTurn(frame, before.count);
+    if (after.user !== before.user) throw new Error(`last message after the reload: ${after.user.slice(0, 80)}`);
+    await frame.click('#history-button');
+    const items = await frame.$$eval('.history-item', (els) => els.map((e) => e.textContent));
+    if (items.length < 1) throw new Error('the history list is empty');
+    log(`e2e:   history: ${items.map((s) => s.replace(/\s+/g, ' ').slice(0, 50)).join(' | ')}`);
+    await frame.click('#history-button');
+  });
+  await check('ui: chat view in a dark and a light theme', async () => {
+    for (const [theme, file] of [['Dark Modern', 'e2e-chat-dark.png'], ['Light Modern', 'e2e-chat-light.png']]) {
+      await setColorTheme(page, theme);
+      await sleep(1000);
+      await page.screenshot({ path: path.join(resultsDir, file) });
+    }
+  });
+}
+
 async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDir, consoleLog, stepTimeoutMs, results, state }) {
   let windowFailed = false;
   const { context, page } = await newPage(browser, consoleLog, 'ui');
@@ -550,6 +764,7 @@ async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDi
       ['extensionDevelopmentPath', remoteUri(port, extensionPath)],
       ['skipWelcome', 'true'],
     ];
+    const chatSetupError = await prepareChatModel(workspace).catch((e) => String(e?.message ?? e));
     await page.goto(workbenchUrl(port, workspace, payload));
     await check(WINDOW_CHECK, async () => {
       const title = await waitForWorkbench(page);
@@ -566,6 +781,7 @@ async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDi
       await sleep(500); // let the view finish painting
       await page.screenshot({ path: path.join(resultsDir, 'e2e-chat-view.png') });
     });
+    await chatChecks({ page, check, log, resultsDir, chatSetupError });
     await check('ui: no error notifications', async () => {
       const { all, errors } = await errorNotifications(page);
       for (const a of all) log(`e2e:   notification ${a.replace(/\s+/g, ' ').slice(0, 200)}`);

@@ -59,6 +59,15 @@ void State::clear_recurrent() {
   }
 }
 
+// Grows a KV cache to hold at least `rows` rows (doubling, at most n_ctx rows), keeping its contents.
+static void reserve_kv(KvCache& kv, int64_t rows, int64_t row_floats, int64_t n_ctx) {
+  const size_t have = kv.k.size() / static_cast<size_t>(row_floats);
+  if (static_cast<int64_t>(have) >= rows) return;
+  const int64_t want = std::min<int64_t>(n_ctx, std::max<int64_t>({rows, static_cast<int64_t>(have) * 2, 256}));
+  kv.k.resize(static_cast<size_t>(want * row_floats));
+  kv.v.resize(static_cast<size_t>(want * row_floats));
+}
+
 static const float* f32(const gguf::Tensor* t) { return reinterpret_cast<const float*>(t->data); }
 
 Engine::Engine(std::shared_ptr<Model> model, int n_threads, int64_t max_batch)
@@ -96,10 +105,9 @@ State Engine::new_state(int64_t n_ctx) const {
       l.conv.assign(hp.ssm_conv_channels() * (hp.ssm_d_conv - 1), 0.0f);
       l.ssm.assign(static_cast<size_t>(hp.ssm_d_inner) * hp.ssm_d_state, 0.0f);
     } else if (hp.kinds[il] == LayerKind::Attention) {
-      const size_t row = static_cast<size_t>(hp.n_head_kv[il]) * hp.head_dim;
+      // The KV cache grows with the sequence (see reserve_kv): an open document costs memory for the
+      // tokens it has, not for the whole context length.
       l.kv = std::make_shared<KvCache>();
-      l.kv->k.assign(row * n_ctx, 0.0f);
-      l.kv->v.assign(row * n_ctx, 0.0f);
     }
   }
   return s;
@@ -135,6 +143,7 @@ void Engine::eval_batch(State& state, const int32_t* tokens, int64_t n, bool all
   const auto& hp = model_->hp();
   const auto& T = model_->tensors();
   const int64_t E = hp.n_embd;
+  state_ctx_ = state.n_ctx;
   // h = token_embd[tok] (get_rows: decode the token's row; no embedding scale in nemotron_h)
   const gguf::Tensor* embd = T.get(Role::TokenEmbd);
   for (int64_t t = 0; t < n; ++t) formats::dequantize_row(embd->format, embd->row(tokens[t]), h_.data() + t * E, E);
@@ -191,6 +200,7 @@ void Engine::attention(int il, LayerState& ls, int64_t n_past, int64_t n) {
   const auto& T = model_->tensors();
   const int64_t hd = hp.head_dim, nh = hp.n_head[il], nkv = hp.n_head_kv[il];
   const int64_t q_dim = nh * hd, kv_dim = nkv * hd;
+  reserve_kv(*ls.kv, n_past + n, kv_dim, state_ctx_);
   float* q = big_.data();
   ops::matmul(*T.get(Role::AttnQ, il), x_.data(), n, q, pool_, mm_);
   ops::matmul(*T.get(Role::AttnK, il), x_.data(), n, ls.kv->k.data() + n_past * kv_dim, pool_, mm_);

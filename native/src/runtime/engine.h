@@ -31,7 +31,8 @@ class Model {
   model::Model arch_;
 };
 
-// An attention layer's KV cache: [n_ctx][n_kv * head_dim] each; rows >= the owner's n_past are free.
+// An attention layer's KV cache: [rows][n_kv * head_dim] each, grown on demand up to n_ctx rows; rows >=
+// the owner's n_past are free.
 struct KvCache {
   std::vector<float> k, v;
 };
@@ -87,6 +88,7 @@ class Engine {
   std::shared_ptr<Model> model_;
   cpu::ThreadPool pool_;
   int64_t max_batch_;
+  int64_t state_ctx_ = 0;  // n_ctx of the state being evaluated (KV caches grow up to it)
   // Workspace, sized once for max_batch tokens: no allocation in the decode loop.
   std::vector<float> h_, x_, big_, y_, out_;
   ops::MatmulScratch mm_;

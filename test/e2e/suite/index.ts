@@ -52,6 +52,8 @@ export function run(): Promise<void> {
   mocha.suite.emit(Mocha.Suite.constants.EVENT_FILE_PRE_REQUIRE, globalThis, 'e2e', mocha);
   require('./extension.test');
   require('./runtime.test');
+  require('./worker.test');
+  require('./chat.test');
   return new Promise((resolve, reject) => {
     try {
       mocha.run((failures) => {

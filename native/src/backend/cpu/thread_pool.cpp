@@ -1,6 +1,7 @@
 #include "backend/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -13,6 +14,25 @@
 #endif
 
 namespace hybrid::cpu {
+
+namespace {
+
+constexpr uint64_t kClosed = 1ull << 31;
+constexpr uint64_t kInside = kClosed - 1;
+inline uint32_t generation(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+
+using Clock = std::chrono::steady_clock;
+
+// An idle worker spins (pause) this long after its last job, then yields its core to anything runnable
+// until kYieldFor, then sleeps. Decode steps issue a job every few hundred microseconds at most, so
+// spinning covers them; yielding keeps an oversubscribed machine (editor, builds) usable.
+constexpr auto kSpinFor = std::chrono::microseconds(100);
+constexpr auto kYieldFor = std::chrono::microseconds(2000);
+// The caller waiting for chunks already running on other threads spins this long, then yields (the
+// thread it waits for may be waiting for this very core).
+constexpr auto kWaitSpinFor = std::chrono::microseconds(20);
+
+}  // namespace
 
 int ThreadPool::default_threads() {
   unsigned logical = std::max(1u, std::thread::hardware_concurrency());
@@ -39,74 +59,118 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);
-    generation_.fetch_add(1);
+    state_.fetch_add(1ull << 32);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+void ThreadPool::work(int thread) {
+  const Job& job = job_;
   for (;;) {
-    // Spin a little (the next op of a decode step usually follows within microseconds), then sleep.
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spins = 0; gen == seen && spins < 20000; ++spins) {
-      HYBRID_PAUSE();
-      gen = generation_.load(std::memory_order_acquire);
+    const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
+    if (c >= job.n_chunks) return;
+    const int64_t b = c * job.chunk;
+    (*job.fn)(b, std::min(job.n, b + job.chunk), thread);
+  }
+}
+
+void ThreadPool::worker(int index) {
+  uint32_t seen = 0;
+  for (;;) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    if (generation(s) == seen) {
+      // Idle: spin, then yield, then sleep until the generation changes.
+      const auto t0 = Clock::now();
+      for (int i = 1;; ++i) {
+        HYBRID_PAUSE();
+        s = state_.load(std::memory_order_acquire);
+        if (generation(s) != seen) break;
+        if ((i & 63) == 0) {
+          const auto idle = Clock::now() - t0;
+          if (idle > kYieldFor) break;
+          if (idle > kSpinFor) std::this_thread::yield();
+        }
+      }
+      if (generation(s) == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleepers_.fetch_add(1);
+        wake_.wait(lock, [&] { return generation(state_.load()) != seen; });
+        sleepers_.fetch_sub(1);
+        continue;
+      }
     }
-    if (gen == seen) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      sleepers_.fetch_add(1);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      sleepers_.fetch_sub(1);
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    seen = gen;
     if (stop_.load()) return;
-    if (index < active_) (*job_)(index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
+    seen = generation(s);
+    // Join this generation's job unless it is already closed (then there is nothing left to take).
+    while ((s & kClosed) == 0 && generation(s) == seen) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        work(index);
+        state_.fetch_sub(1, std::memory_order_release);
+        break;
+      }
     }
   }
 }
 
-void ThreadPool::run(const std::function<void(int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0);
-    return;
-  }
-  job_ = &fn;
-  active_ = n_threads_;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+void ThreadPool::dispatch(const Job& job) {
+  job_ = job;
+  next_chunk_.store(0, std::memory_order_relaxed);
+  jobs_.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t s = state_.load(std::memory_order_relaxed);
+  // New generation, open, nobody inside (the previous job ended with nobody inside).
+  state_.store((static_cast<uint64_t>(generation(s) + 1)) << 32);
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
   }
-  fn(0);
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0 && spins < 200000; ++spins) HYBRID_PAUSE();
-  if (pending_.load(std::memory_order_acquire) != 0) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+  work(0);
+  // No chunk is left to take: close the job to late joiners and wait for the chunks still running.
+  uint64_t now = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
+  if ((now & kInside) != 0) {
+    const auto t0 = Clock::now();
+    for (int i = 1; (state_.load(std::memory_order_acquire) & kInside) != 0; ++i) {
+      if ((i & 63) == 0 && Clock::now() - t0 > kWaitSpinFor) std::this_thread::yield();
+      else HYBRID_PAUSE();
+    }
   }
-  job_ = nullptr;
+  job_ = Job();
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain,
-                              const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::run(const std::function<void(int)>& fn) {
+  parallel_chunks(n_threads_, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) fn(static_cast<int>(i));
+  });
+}
+
+void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t, int)>& fn) {
   if (n <= 0) return;
-  grain = std::max<int64_t>(1, grain);
-  int64_t useful = std::min<int64_t>(n_threads_, (n + grain - 1) / grain);
-  if (useful <= 1) {
+  chunk = std::max<int64_t>(1, chunk);
+  const int64_t n_chunks = (n + chunk - 1) / chunk;
+  if (n_threads_ == 1 || n_chunks == 1) {
     fn(0, n, 0);
     return;
   }
-  run([&](int t) {
-    if (t >= useful) return;
-    int64_t begin = n * t / useful, end = n * (t + 1) / useful;
-    if (begin < end) fn(begin, end, t);
-  });
+  Job job;
+  job.fn = &fn;
+  job.n = n;
+  job.chunk = chunk;
+  job.n_chunks = n_chunks;
+  dispatch(job);
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if (n_threads_ == 1 || n < 2 * grain) {
+    fn(0, n, 0);
+    return;
+  }
+  // About four chunks per thread: enough for one thread to take over from a preempted one, few enough
+  // that taking a chunk (one atomic add) costs nothing next to running it.
+  const int64_t target = static_cast<int64_t>(n_threads_) * 4;
+  const int64_t chunk = std::max(grain, (n + target - 1) / target);
+  parallel_chunks(n, chunk, fn);
 }
 
 }  // namespace hybrid::cpu

@@ -1,0 +1,436 @@
+// The generation loop the addon runs on a native thread (design.md, "A completion request", steps 4-5):
+// tokenize the prompt parts (each capped, the whole cut to fit the context), bring the document's session
+// to the prompt (keep the common prefix, roll back to the nearest checkpoint, append the rest in chunks),
+// read the continuation (FIM suffix) in a fork, then sample, detokenize (UTF-8 safe) and emit one chunk
+// per token from the fork, which is dropped at the end. Between every two model evaluations it checks the
+// cancel flag, so a cancel takes effect within one decode step (or one prefill chunk).
+//
+// No N-API here: plain C++ over the core (runtime::Session, tok::Tokenizer), so it can move into the core
+// and the CLI can share it. Only addon.cpp includes this file (the addon is one translation unit in
+// native/CMakeLists.txt).
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "model/arch.h"
+#include "runtime/engine.h"
+#include "runtime/sampler.h"
+#include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/vocab_gguf.h"
+#include "util/error.h"
+#include "util/json.h"
+
+namespace hybrid::addon {
+
+using Clock = std::chrono::steady_clock;
+inline double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// A model as the worker holds it: weights (memory-mapped), tokenizer (when the file has one), one engine.
+// The engine has one workspace, so generations on one model run one at a time (`compute`).
+struct LoadedModel {
+  std::string path;
+  std::shared_ptr<runtime::Model> model;
+  std::unique_ptr<tok::Tokenizer> tokenizer;  // null when the file has none (tokenizer_error says why)
+  std::string tokenizer_error;
+  std::unique_ptr<runtime::Engine> engine;
+  std::mutex compute;
+  double load_ms = 0;
+  int64_t max_batch = 0;
+};
+
+struct LoadProgress {
+  std::string stage;  // "open", "read", "tokenizer", "engine"
+  uint64_t done = 0, total = 0;
+};
+
+// Loads and validates the file, reads every weight page once (so the first request does not pay the page
+// faults, and the user sees real progress for a large file), builds the tokenizer and the engine.
+inline std::shared_ptr<LoadedModel> load_model(const std::string& path, int threads, int64_t max_batch,
+                                               const std::function<void(const LoadProgress&)>& progress) {
+  const auto t0 = Clock::now();
+  auto lm = std::make_shared<LoadedModel>();
+  lm->path = path;
+  progress({"open", 0, 1});
+  lm->model = runtime::Model::load(path);
+  const auto& tensors = lm->model->file().tensors();
+  uint64_t total = 0, done = 0, next_report = 0;
+  for (const auto& t : tensors) total += t.nbytes;
+  progress({"read", 0, total});
+  const uint64_t step = std::max<uint64_t>(total / 100, 1);
+  volatile uint8_t sink = 0;
+  for (const auto& t : tensors) {
+    for (uint64_t off = 0; off < t.nbytes; off += 4096) sink = sink ^ t.data[off];
+    done += t.nbytes;
+    if (done >= next_report) {
+      progress({"read", done, total});
+      next_report = done + step;
+    }
+  }
+  (void)sink;
+  progress({"tokenizer", 0, 1});
+  if (lm->model->file().has("tokenizer.ggml.model")) {
+    try {
+      lm->tokenizer = std::make_unique<tok::Tokenizer>(tok::vocab_from_gguf(lm->model->file()));
+    } catch (const InputError& e) {
+      lm->tokenizer_error = e.what();
+    }
+  } else {
+    lm->tokenizer_error = path + ": the file has no tokenizer (tokenizer.ggml.model is missing)";
+  }
+  progress({"engine", 0, 1});
+  lm->max_batch = max_batch;
+  lm->engine = std::make_unique<runtime::Engine>(lm->model, threads, max_batch);
+  lm->load_ms = ms_since(t0);
+  progress({"engine", 1, 1});
+  return lm;
+}
+
+// The model's facts for the host: file, hyperparameters, tokenizer and special tokens, chat template.
+inline std::string model_info_json(const LoadedModel& lm) {
+  const auto& hp = lm.model->hp();
+  const auto& file = lm.model->file();
+  JsonWriter w;
+  w.begin_object();
+  w.field("path", lm.path).field("fileSize", file.file_size()).field("weightBytes", lm.model->weight_bytes());
+  w.field("architecture", std::string(model::arch_name(hp.arch)));
+  if (auto name = file.opt_str("general.name")) w.field("name", std::string(*name));
+  else w.key("name").null();
+  w.field("loadMs", lm.load_ms).field("threads", lm.engine->threads()).field("maxBatch", lm.max_batch);
+  w.key("hparams").begin_object();
+  w.field("contextLength", hp.n_ctx_train).field("embeddingLength", hp.n_embd).field("blockCount", hp.n_layer);
+  w.field("vocabSize", hp.n_vocab).field("normEps", static_cast<double>(hp.norm_eps)).field("tiedOutput", hp.tied_output);
+  w.field("pattern", hp.pattern());
+  w.field("mamba2Layers", hp.count(model::LayerKind::Mamba2));
+  w.field("attentionLayers", hp.count(model::LayerKind::Attention));
+  w.field("mlpLayers", hp.count(model::LayerKind::Mlp));
+  w.field("headDim", hp.head_dim);
+  w.key("ssm").begin_object();
+  w.field("convKernel", hp.ssm_d_conv).field("innerSize", hp.ssm_d_inner).field("stateSize", hp.ssm_d_state);
+  w.field("headCount", hp.ssm_n_head).field("groupCount", hp.ssm_n_group);
+  w.end_object();
+  w.end_object();
+  // Bytes of the Mamba-2 state of one sequence (what a checkpoint copies), per design.md's arithmetic.
+  uint64_t recurrent = 0;
+  if (hp.count(model::LayerKind::Mamba2) > 0) {
+    recurrent = static_cast<uint64_t>(hp.count(model::LayerKind::Mamba2)) * 4 *
+                (static_cast<uint64_t>(hp.ssm_d_inner) * hp.ssm_d_state + hp.ssm_conv_channels() * (hp.ssm_d_conv - 1));
+  }
+  w.field("recurrentStateBytes", recurrent);
+  w.key("tokenizer");
+  if (!lm.tokenizer) {
+    w.begin_object().field("present", false).field("error", lm.tokenizer_error).end_object();
+  } else {
+    const auto& t = *lm.tokenizer;
+    const auto& s = t.special();
+    auto id = [&](const char* key, tok::TokenId v) {
+      w.key(key);
+      if (v == tok::kNoToken) w.null();
+      else w.value(static_cast<int64_t>(v));
+    };
+    w.begin_object().field("present", true).field("model", std::string("gpt2")).field("pre", t.pre());
+    w.field("size", static_cast<uint64_t>(t.size())).field("addBos", t.add_bos()).field("addEos", t.add_eos());
+    id("bos", s.bos); id("eos", s.eos); id("eot", s.eot);
+    auto text = [&](const char* key, tok::TokenId v) {
+      w.key(key);
+      if (v == tok::kNoToken) w.null();
+      else w.value(t.piece(v));
+    };
+    text("bosText", s.bos); text("eosText", s.eos); text("eotText", s.eot);
+    id("fimPrefix", s.fim_pre); id("fimSuffix", s.fim_suf); id("fimMiddle", s.fim_mid);
+    w.key("eog").begin_array();
+    for (tok::TokenId e : t.eog_ids()) w.value(static_cast<int64_t>(e));
+    w.end_array();
+    // Think tags of reasoning models (Nemotron Nano 2): their ids when each is one token.
+    id("thinkOpen", t.find("<think>"));
+    id("thinkClose", t.find("</think>"));
+    w.end_object();
+  }
+  w.key("chatTemplate");
+  if (auto tpl = file.opt_str("tokenizer.chat_template")) w.value(std::string(*tpl));
+  else w.null();
+  w.end_object();
+  return w.str();
+}
+
+// A document's session as the worker holds it: created on the compute thread by the first generation
+// that uses it (a session allocates its KV caches for n_ctx tokens, too slow for the JS thread).
+struct DocSession {
+  std::shared_ptr<LoadedModel> model;  // the engine the session runs on stays alive with it
+  int64_t n_ctx = 4096;
+  runtime::CheckpointPolicy policy;
+  std::unique_ptr<runtime::Session> session;  // guarded by LoadedModel::compute
+};
+
+// Bytes of the attention KV caches of one session of n_ctx tokens (f32 K and V rows).
+inline uint64_t kv_bytes(const LoadedModel& lm, int64_t n_ctx) {
+  const auto& hp = lm.model->hp();
+  uint64_t row = 0;
+  for (uint32_t il = 0; il < hp.n_layer; ++il)
+    if (hp.kinds[il] == model::LayerKind::Attention) row += static_cast<uint64_t>(hp.n_head_kv[il]) * hp.head_dim;
+  return row * 2 * sizeof(float) * static_cast<uint64_t>(n_ctx);
+}
+
+// One piece of a prompt: text (tokenized without BOS/EOS) or token ids. `max_tokens` caps this part,
+// keeping its tail (text before the cursor) or its head (text after it).
+struct PromptPart {
+  bool is_tokens = false;
+  std::vector<int32_t> tokens;
+  std::string text;
+  bool parse_special = false;
+  int64_t max_tokens = -1;  // < 0: no cap
+  bool keep_tail = true;
+};
+
+struct GenerateRequest {
+  // `prompt` is committed to the session (the document up to the cursor); `continuation` is read only in a
+  // fork of it (FIM suffix and middle token), so the session keeps what the next keystroke can reuse.
+  std::vector<PromptPart> prompt, continuation;
+  std::shared_ptr<DocSession> session;  // null: a scratch session for this generation only
+  bool add_bos = true;          // BOS first when the model's tokenizer asks for it
+  int64_t max_tokens = 64;      // tokens to generate at most (injected ones included)
+  int64_t context_length = 4096;  // for a scratch session; a document session has its own n_ctx
+  // When the prompt is too long its oldest tokens go, in multiples of this: the window's start then moves
+  // only every `truncate_align` tokens, so consecutive requests share a prefix the session can keep.
+  int64_t truncate_align = 1;
+  runtime::SamplerParams sampling;
+  bool stop_at_eog = true;
+  bool render_special = false;  // control tokens (e.g. <think>) appear in the text
+  // Reasoning budget: once `reasoning_budget` tokens are generated and `reasoning_close` has not appeared in
+  // the output, the tokens of `reasoning_inject` are fed as if generated (parsed with special tokens).
+  int64_t reasoning_budget = 0;
+  std::string reasoning_close, reasoning_inject;
+  int64_t prefill_chunk = 64;   // tokens per prefill evaluation: the cancel granularity while reading
+  // Pin a checkpoint this many tokens before the prompt's end: typing at the cursor changes the last
+  // token or two (BPE merges across the boundary), and the next request then re-reads only from here
+  // instead of from the last stride checkpoint. 0: off. (A policy the Session may take over.)
+  int64_t pin_tail = 0;
+};
+
+struct Chunk {
+  int32_t token = -1;  // -1: text flushed at the end (held bytes of an unfinished character)
+  std::string text;
+};
+
+struct GenerateResult {
+  std::string stop_reason;  // "eog", "maxTokens", "cancelled"
+  int64_t prompt_tokens = 0, truncated_tokens = 0, generated_tokens = 0, injected_tokens = 0;
+  int64_t kept_tokens = 0, reread_tokens = 0, read_tokens = 0;  // session reuse: kept, re-read from a checkpoint, read
+  double wait_ms = 0, tokenize_ms = 0, prefill_ms = 0, decode_ms = 0, first_token_ms = 0;
+  int64_t session_tokens = 0, checkpoints = 0;
+  uint64_t checkpoint_bytes = 0, kv_bytes = 0;
+};
+
+inline void tokenize_parts(const LoadedModel& lm, const std::vector<PromptPart>& parts_in,
+                           std::vector<std::vector<tok::TokenId>>& parts, int64_t* truncated) {
+  for (const auto& p : parts_in) {
+    std::vector<tok::TokenId> ids;
+    if (p.is_tokens) {
+      for (int32_t t : p.tokens) {
+        if (t < 0 || static_cast<uint32_t>(t) >= lm.model->hp().n_vocab) {
+          throw InputError("prompt token " + std::to_string(t) + " is out of range (vocabulary size " +
+                           std::to_string(lm.model->hp().n_vocab) + ")");
+        }
+      }
+      ids = p.tokens;
+    } else if (!p.text.empty()) {
+      if (!lm.tokenizer) throw InputError("cannot read text: " + lm.tokenizer_error);
+      tok::EncodeOptions o;
+      o.add_special = false;
+      o.parse_special = p.parse_special;
+      lm.tokenizer->encode(p.text, o, ids);
+    }
+    if (p.max_tokens >= 0 && static_cast<int64_t>(ids.size()) > p.max_tokens) {
+      const size_t cut = ids.size() - static_cast<size_t>(p.max_tokens);
+      *truncated += static_cast<int64_t>(cut);
+      if (p.keep_tail) ids.erase(ids.begin(), ids.begin() + cut);
+      else ids.resize(static_cast<size_t>(p.max_tokens));
+    }
+    parts.push_back(std::move(ids));
+  }
+}
+
+// Tokenizes prompt and continuation and fits them into `n_ctx` with room for max_tokens: the oldest
+// tokens of the prompt's tail-kept text parts go first.
+inline void build_prompt(const LoadedModel& lm, const GenerateRequest& req, int64_t n_ctx, std::vector<tok::TokenId>& prompt,
+                         std::vector<tok::TokenId>& continuation, int64_t* truncated) {
+  std::vector<std::vector<tok::TokenId>> parts, cont;
+  tokenize_parts(lm, req.prompt, parts, truncated);
+  tokenize_parts(lm, req.continuation, cont, truncated);
+  const bool bos = req.add_bos && lm.tokenizer && lm.tokenizer->add_bos() && lm.tokenizer->special().bos != tok::kNoToken;
+  int64_t total = bos ? 1 : 0;
+  for (const auto& p : parts) total += static_cast<int64_t>(p.size());
+  for (const auto& p : cont) total += static_cast<int64_t>(p.size());
+  const int64_t budget = n_ctx - req.max_tokens;
+  if (budget < 1) {
+    throw InputError("maxTokens " + std::to_string(req.max_tokens) + " leaves no room for a prompt in a context of " +
+                     std::to_string(n_ctx) + " tokens");
+  }
+  if (total > budget) {
+    const int64_t align = std::max<int64_t>(1, req.truncate_align);
+    int64_t over = (total - budget + align - 1) / align * align;
+    for (size_t i = 0; i < parts.size() && over > 0; ++i) {
+      if (req.prompt[i].is_tokens || !req.prompt[i].keep_tail) continue;
+      const int64_t cut = std::min<int64_t>(over, static_cast<int64_t>(parts[i].size()));
+      parts[i].erase(parts[i].begin(), parts[i].begin() + cut);
+      total -= cut;
+      over -= cut;
+      *truncated += cut;
+    }
+  }
+  if (total > budget) {
+    throw InputError("the prompt needs " + std::to_string(total) + " tokens, more than the " + std::to_string(budget) +
+                     " left in a context of " + std::to_string(n_ctx) + " after " + std::to_string(req.max_tokens) +
+                     " tokens to generate");
+  }
+  prompt.clear();
+  continuation.clear();
+  if (bos) prompt.push_back(lm.tokenizer->special().bos);
+  for (const auto& p : parts) prompt.insert(prompt.end(), p.begin(), p.end());
+  for (const auto& p : cont) continuation.insert(continuation.end(), p.begin(), p.end());
+}
+
+// Runs one generation. The caller holds lm.compute. Throws InputError for a bad request (the message is
+// for the user); a cancel is not an error (stop_reason "cancelled").
+inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std::atomic<bool>& cancel,
+                               const std::function<void(const Chunk&)>& emit) {
+  GenerateResult r;
+  const auto t0 = Clock::now();
+  const int64_t n_vocab = lm.model->hp().n_vocab;
+  if (req.max_tokens < 0) throw InputError("maxTokens must be >= 0");
+  std::vector<tok::TokenId> inject;
+  if (req.reasoning_budget > 0 && !req.reasoning_inject.empty()) {
+    if (!lm.tokenizer) throw InputError("a reasoning budget needs a tokenizer: " + lm.tokenizer_error);
+    tok::EncodeOptions o;
+    o.add_special = false;
+    o.parse_special = true;
+    inject = lm.tokenizer->encode(req.reasoning_inject, o);
+  }
+  std::shared_ptr<DocSession> doc = req.session;
+  if (!doc) {
+    doc = std::make_shared<DocSession>();
+    doc->n_ctx = req.context_length;
+    doc->policy.enabled = false;
+  }
+  std::vector<tok::TokenId> prompt, continuation;
+  build_prompt(lm, req, doc->n_ctx, prompt, continuation, &r.truncated_tokens);
+  r.prompt_tokens = static_cast<int64_t>(prompt.size() + continuation.size());
+  r.tokenize_ms = ms_since(t0);
+  if (prompt.empty()) throw InputError("the prompt is empty (no text, no tokens, and the model adds no BOS)");
+  // A scratch session needs room for this request only (its KV caches are allocated for all of n_ctx).
+  if (!req.session) doc->n_ctx = std::min<int64_t>(doc->n_ctx, r.prompt_tokens + req.max_tokens + 1);
+  if (!doc->session) doc->session = std::make_unique<runtime::Session>(*lm.engine, doc->n_ctx, doc->policy);
+  runtime::Session& s = *doc->session;
+  std::vector<float> logits(static_cast<size_t>(n_vocab));
+
+  // Prefill: keep what the session already holds, roll back to the first changed token (nearest checkpoint
+  // + re-read), then append the rest in chunks so that a cancel stops it between two of them.
+  const auto t1 = Clock::now();
+  const auto stats0 = s.stats();
+  const int64_t n = static_cast<int64_t>(prompt.size());
+  const int64_t common =
+      std::mismatch(s.tokens().begin(), s.tokens().end(), prompt.begin(), prompt.end()).first - s.tokens().begin();
+  r.kept_tokens = common;
+  auto finish_session_stats = [&]() {
+    r.reread_tokens = s.stats().tokens_reread - stats0.tokens_reread;
+    r.read_tokens = s.stats().tokens_read - stats0.tokens_read;
+    r.session_tokens = s.size();
+    r.checkpoints = static_cast<int64_t>(s.checkpoints().size());
+    r.checkpoint_bytes = s.checkpoint_bytes();
+    r.kv_bytes = kv_bytes(lm, s.n_ctx());
+  };
+  auto cancelled = [&]() {
+    if (!cancel.load(std::memory_order_relaxed)) return false;
+    r.stop_reason = "cancelled";
+    r.prefill_ms = ms_since(t1);
+    finish_session_stats();
+    return true;
+  };
+  if (common < s.size()) s.rollback(common == n ? n - 1 : common);  // keep one token to re-read for logits
+  const int64_t chunk = std::max<int64_t>(1, req.prefill_chunk);
+  const int64_t pin_at = req.session && req.pin_tail > 0 ? n - req.pin_tail : -1;
+  const bool pin = pin_at > 0 && pin_at > s.size() &&
+                   (s.checkpoints().empty() || s.checkpoints().back().n < pin_at);
+  for (int64_t k = s.size(); k < n;) {
+    if (cancelled()) return r;
+    int64_t m = std::min(chunk, n - k);
+    if (pin && k < pin_at) m = std::min(m, pin_at - k);
+    s.append(prompt.data() + k, m, k + m == n ? logits.data() : nullptr);
+    k += m;
+    if (pin && k == pin_at) s.pin_checkpoint_here();
+  }
+  if (common >= n) std::copy(s.logits().begin(), s.logits().end(), logits.begin());
+  std::unique_ptr<runtime::Fork> fork = s.fork();
+  const int64_t nc = static_cast<int64_t>(continuation.size());
+  for (int64_t k = 0; k < nc; k += chunk) {
+    if (cancelled()) return r;
+    const int64_t m = std::min(chunk, nc - k);
+    fork->append(continuation.data() + k, m, k + m == nc ? logits.data() : nullptr);
+  }
+  r.prefill_ms = ms_since(t1);
+  finish_session_stats();
+
+  // Decode in the fork: sample, stream, read the token, until a stop.
+  const auto t2 = Clock::now();
+  runtime::Sampler sampler(req.sampling);
+  std::vector<int32_t> recent(prompt.end() - std::min<int64_t>(n, 256), prompt.end());
+  recent.insert(recent.end(), continuation.begin(), continuation.end());
+  std::unique_ptr<tok::Detokenizer> detok;
+  if (lm.tokenizer) detok = std::make_unique<tok::Detokenizer>(*lm.tokenizer, req.render_special);
+  std::string tail;  // the end of the output, to see the reasoning close tag
+  bool closed = req.reasoning_budget <= 0 || req.reasoning_close.empty() || inject.empty();
+  size_t inject_at = inject.size();  // index into `inject` while injecting
+  r.stop_reason = "maxTokens";
+  while (r.generated_tokens < req.max_tokens) {
+    if (cancel.load(std::memory_order_relaxed)) {
+      r.stop_reason = "cancelled";
+      break;
+    }
+    int32_t tok;
+    const bool injected = inject_at < inject.size();
+    if (injected) tok = inject[inject_at++];
+    else tok = sampler.sample(logits.data(), static_cast<int32_t>(n_vocab), recent);
+    if (!injected && req.stop_at_eog && lm.tokenizer && lm.tokenizer->is_eog(tok)) {
+      r.stop_reason = "eog";
+      break;
+    }
+    Chunk c;
+    c.token = tok;
+    if (detok) c.text = detok->push(tok);
+    if (r.generated_tokens == 0) r.first_token_ms = ms_since(t0);
+    ++r.generated_tokens;
+    if (injected) ++r.injected_tokens;
+    if (!closed) {
+      tail += c.text;
+      if (tail.find(req.reasoning_close) != std::string::npos) closed = true;
+      if (tail.size() > 2 * req.reasoning_close.size() + 16) tail.erase(0, tail.size() - req.reasoning_close.size() - 8);
+      if (!closed && r.generated_tokens >= req.reasoning_budget) {
+        inject_at = 0;  // feed the close tag from the next step on
+        closed = true;
+      }
+    }
+    emit(c);
+    recent.push_back(tok);
+    if (recent.size() > 512) recent.erase(recent.begin(), recent.begin() + 256);
+    if (r.generated_tokens >= req.max_tokens) break;
+    fork->append(&tok, 1, logits.data());
+  }
+  if (detok) {
+    std::string rest = detok->flush();
+    if (!rest.empty()) emit(Chunk{-1, rest});
+  }
+  r.decode_ms = ms_since(t2);
+  return r;
+}
+
+}  // namespace hybrid::addon
