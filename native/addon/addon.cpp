@@ -276,6 +276,7 @@ std::vector<hybrid::addon::PromptPart> parse_parts(Napi::Env env, Napi::Value va
     } else {
       p.text = str_field(po, "text", "");
       p.parse_special = bool_field(po, "parseSpecial", false);
+      p.document = bool_field(po, "document", false);
     }
     p.max_tokens = int_field(po, "maxTokens", -1);
     const std::string keep = str_field(po, "keep", "tail");

@@ -24,6 +24,7 @@
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
+#include "tokenizer/incremental.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab_gguf.h"
 #include "util/error.h"
@@ -170,6 +171,9 @@ struct DocSession {
   int64_t n_ctx = 4096;
   runtime::CheckpointPolicy policy;
   std::unique_ptr<runtime::Session> session;  // guarded by LoadedModel::compute
+  // The document text of the last request's `document` part and its tokens, tokenized incrementally: a
+  // keystroke re-tokenizes only the text since the last safe line boundary before it.
+  std::unique_ptr<tok::DocumentTokens> doc_tokens;
 };
 
 // Bytes of the attention KV caches of one session of n_ctx tokens (f32 K and V rows).
@@ -190,6 +194,8 @@ struct PromptPart {
   bool parse_special = false;
   int64_t max_tokens = -1;  // < 0: no cap
   bool keep_tail = true;
+  // The document's text (up to the cursor): tokenized incrementally against the session's last one.
+  bool document = false;
 };
 
 struct GenerateRequest {
@@ -232,7 +238,7 @@ struct GenerateResult {
 };
 
 inline void tokenize_parts(const LoadedModel& lm, const std::vector<PromptPart>& parts_in,
-                           std::vector<std::vector<tok::TokenId>>& parts, int64_t* truncated) {
+                           std::vector<std::vector<tok::TokenId>>& parts, int64_t* truncated, DocSession* doc = nullptr) {
   for (const auto& p : parts_in) {
     std::vector<tok::TokenId> ids;
     if (p.is_tokens) {
@@ -243,6 +249,10 @@ inline void tokenize_parts(const LoadedModel& lm, const std::vector<PromptPart>&
         }
       }
       ids = p.tokens;
+    } else if (p.document && doc && lm.tokenizer && !p.parse_special) {
+      if (!doc->doc_tokens) doc->doc_tokens = std::make_unique<tok::DocumentTokens>(*lm.tokenizer, std::string(), false);
+      doc->doc_tokens->update(p.text);
+      ids = doc->doc_tokens->prefix_tokens(p.text.size());
     } else if (!p.text.empty()) {
       if (!lm.tokenizer) throw InputError("cannot read text: " + lm.tokenizer_error);
       tok::EncodeOptions o;
@@ -263,9 +273,9 @@ inline void tokenize_parts(const LoadedModel& lm, const std::vector<PromptPart>&
 // Tokenizes prompt and continuation and fits them into `n_ctx` with room for max_tokens: the oldest
 // tokens of the prompt's tail-kept text parts go first.
 inline void build_prompt(const LoadedModel& lm, const GenerateRequest& req, int64_t n_ctx, std::vector<tok::TokenId>& prompt,
-                         std::vector<tok::TokenId>& continuation, int64_t* truncated) {
+                         std::vector<tok::TokenId>& continuation, int64_t* truncated, DocSession* doc = nullptr) {
   std::vector<std::vector<tok::TokenId>> parts, cont;
-  tokenize_parts(lm, req.prompt, parts, truncated);
+  tokenize_parts(lm, req.prompt, parts, truncated, doc);
   tokenize_parts(lm, req.continuation, cont, truncated);
   const bool bos = req.add_bos && lm.tokenizer && lm.tokenizer->add_bos() && lm.tokenizer->special().bos != tok::kNoToken;
   int64_t total = bos ? 1 : 0;
@@ -323,7 +333,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
     doc->policy.enabled = false;
   }
   std::vector<tok::TokenId> prompt, continuation;
-  build_prompt(lm, req, doc->n_ctx, prompt, continuation, &r.truncated_tokens);
+  build_prompt(lm, req, doc->n_ctx, prompt, continuation, &r.truncated_tokens, req.session ? doc.get() : nullptr);
   r.prompt_tokens = static_cast<int64_t>(prompt.size() + continuation.size());
   r.tokenize_ms = ms_since(t0);
   if (prompt.empty()) throw InputError("the prompt is empty (no text, no tokens, and the model adds no BOS)");
@@ -356,7 +366,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
     finish_session_stats();
     return true;
   };
-  if (common < s.size()) s.rollback(common == n ? n - 1 : common);  // keep one token to re-read for logits
+  if (common < s.size()) s.rollback_to_edit(common == n ? n - 1 : common);  // keep one token to re-read for logits
   const int64_t chunk = std::max<int64_t>(1, req.prefill_chunk);
   const int64_t pin_at = req.session && req.pin_tail > 0 ? n - req.pin_tail : -1;
   const bool pin = pin_at > 0 && pin_at > s.size() &&

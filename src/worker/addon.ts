@@ -32,7 +32,8 @@ export interface NativeSession {
 export type NativePromptPart =
   | { token: number }
   | { tokens: Int32Array | number[]; maxTokens?: number; keep?: 'head' | 'tail' }
-  | { text: string; parseSpecial?: boolean; maxTokens?: number; keep?: 'head' | 'tail' };
+  // `document`: the document's text up to the cursor, tokenized incrementally against the session's last one.
+  | { text: string; parseSpecial?: boolean; maxTokens?: number; keep?: 'head' | 'tail'; document?: boolean };
 
 export interface NativeGenerateRequest {
   /** Read into the session (kept for the next request); with no session, into a scratch one. */

@@ -294,7 +294,7 @@ export class WorkerService {
         entry = this.session(p.uri, native, info);
         return native.generate(
           {
-            prompt: fim ? [{ token: fim.fimPrefix as number }, { text: prefix }] : [{ text: prefix }],
+            prompt: fim ? [{ token: fim.fimPrefix as number }, { text: prefix, document: true }] : [{ text: prefix, document: true }],
             continuation: fim
               ? [
                   { token: fim.fimSuffix as number },

@@ -141,30 +141,33 @@ int64_t Session::rollback(int64_t n) {
   return reread;
 }
 
+int64_t Session::rollback_to_edit(int64_t common) {
+  common = std::max<int64_t>(0, std::min(common, size()));
+  if (common == size()) return size();
+  // Unless a checkpoint already sits just before the change, roll back a little further and pin one
+  // there: the same number of tokens is read either way, and the next edit nearby is cheap.
+  const int64_t anchor = std::max<int64_t>(0, common - policy_.edit_margin);
+  bool near = anchor == 0;
+  for (const auto& c : checkpoints_) near = near || (c.n >= anchor - policy_.edit_margin && c.n <= common);
+  if (policy_.enabled && !near) {
+    rollback(anchor);
+    pin_checkpoint_here();
+    return anchor;
+  }
+  rollback(common);
+  return common;
+}
+
 Session::SyncResult Session::sync(const std::vector<int32_t>& target, float* logits) {
   SyncResult r;
   const int64_t common =
       std::mismatch(tokens_.begin(), tokens_.end(), target.begin(), target.end()).first - tokens_.begin();
   r.kept = common;
-  int64_t from = common;
-  if (common < size()) {
-    // An edit. Unless a checkpoint already sits just before the change, roll back a little further and
-    // pin one there: the same number of tokens is read either way, and the next edit nearby is cheap.
-    const int64_t anchor = std::max<int64_t>(0, common - policy_.edit_margin);
-    bool near = anchor == 0;
-    for (const auto& c : checkpoints_) near = near || (c.n >= anchor - policy_.edit_margin && c.n <= common);
-    if (policy_.enabled && !near) {
-      r.reread = rollback(anchor);
-      pin_checkpoint_here();
-      unpin_old();
-      from = anchor;
-    } else {
-      r.reread = rollback(common);
-    }
-  }
-  const int64_t n_new = static_cast<int64_t>(target.size()) - from;
-  r.reread += common - from;  // tokens between the anchor and the change are read again too
+  const int64_t before = stats_.tokens_reread;
+  const int64_t from = rollback_to_edit(common);
+  r.reread = stats_.tokens_reread - before + (common - from);  // tokens between the anchor and the change too
   r.appended = static_cast<int64_t>(target.size()) - common;
+  const int64_t n_new = static_cast<int64_t>(target.size()) - from;
   if (n_new > 0) append(target.data() + from, n_new, logits);
   else if (logits) std::copy(this->logits().begin(), this->logits().end(), logits);
   return r;
@@ -184,6 +187,7 @@ void Session::unpin_old() {
 void Session::pin_checkpoint_here() {
   if (size() == 0) return;
   take_checkpoint(true);
+  unpin_old();
 }
 
 const std::vector<float>& Session::logits() {

@@ -75,6 +75,11 @@ class Session {
   struct SyncResult { int64_t kept = 0, reread = 0, appended = 0; };
   SyncResult sync(const std::vector<int32_t>& target, float* logits = nullptr);
 
+  // Prepares an edit whose first changed token is `common`: rolls back to `common`, or (unless a
+  // checkpoint already sits just before it) to `edit_margin` tokens earlier with a checkpoint pinned there.
+  // Returns how many tokens the session now holds; the caller appends the new tokens from there.
+  int64_t rollback_to_edit(int64_t common);
+
   // Pins a checkpoint at the current end (e.g. where the text last stopped changing). Costs one copy.
   void pin_checkpoint_here();
 

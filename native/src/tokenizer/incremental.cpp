@@ -9,7 +9,18 @@ namespace {
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 }  // namespace
 
-DocumentTokens::DocumentTokens(const Tokenizer& tok, std::string text) : tok_(tok), text_(std::move(text)) {}
+DocumentTokens::DocumentTokens(const Tokenizer& tok, std::string text, bool add_bos)
+    : tok_(tok), text_(std::move(text)), add_bos_(add_bos) {}
+
+void DocumentTokens::update(std::string_view text) {
+  const size_t n = std::min(text.size(), text_.size());
+  size_t pre = 0;
+  while (pre < n && text_[pre] == text[pre]) ++pre;
+  size_t suf = 0;
+  while (suf < n - pre && text_[text_.size() - 1 - suf] == text[text.size() - 1 - suf]) ++suf;
+  if (pre == text_.size() && pre == text.size()) return;
+  replace(pre, text_.size() - suf, text.substr(pre, text.size() - suf - pre));
+}
 
 void DocumentTokens::set_text(std::string text) {
   text_ = std::move(text);
@@ -66,7 +77,7 @@ std::vector<TokenId> DocumentTokens::prefix_tokens(size_t offset) {
   const size_t from = std::min(b, valid_end_);
   const size_t n = static_cast<size_t>(std::upper_bound(ends_.begin(), ends_.end(), from) - ends_.begin());
   std::vector<TokenId> out;
-  if (tok_.add_bos() && tok_.special().bos != kNoToken) out.push_back(tok_.special().bos);
+  if (add_bos_ && tok_.add_bos() && tok_.special().bos != kNoToken) out.push_back(tok_.special().bos);
   out.insert(out.end(), tokens_.begin(), tokens_.begin() + n);
   const size_t start = n == 0 ? 0 : ends_[n - 1];
   std::vector<TokenId> tail = tok_.encode(std::string_view(text_).substr(start, offset - start), no_bos);

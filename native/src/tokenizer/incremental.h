@@ -21,7 +21,11 @@ namespace hybrid::tok {
 class DocumentTokens {
  public:
   // `add_bos`: the model's BOS token first (when the tokenizer adds one).
-  DocumentTokens(const Tokenizer& tok, std::string text = {});
+  DocumentTokens(const Tokenizer& tok, std::string text = {}, bool add_bos = true);
+
+  // Makes the text equal `text` by replacing only the span between their common prefix and suffix (an
+  // editor's change, found by comparison), so the cache before the change survives.
+  void update(std::string_view text);
 
   const std::string& text() const { return text_; }
   // Replaces bytes [start, end) of the text (UTF-8 offsets). Lazy: no tokenization happens here.
@@ -47,6 +51,7 @@ class DocumentTokens {
   std::vector<size_t> ends_;     // byte end of each cached token
   size_t valid_end_ = 0;         // a safe boundary (or 0)
   size_t last_tokenized_ = 0;
+  bool add_bos_ = true;
 };
 
 }  // namespace hybrid::tok
