@@ -4,7 +4,7 @@
 //
 // JS API (typed in src/worker/addon.ts):
 //   version(): string                         systemInfo(): string (JSON, as `hybrid --version --json`)
-//   loadModel(path, {threads, maxBatch}, onProgress(stage, done, total)) -> Promise<Model>
+//   loadModel(path, {threads, maxBatch, stateBudgetBytes}, onProgress(stage, done, total)) -> Promise<Model>
 //   Model.info(): string (JSON)               Model.tokenize(text, {addSpecial, parseSpecial}) -> Int32Array
 //   Model.detokenize(Int32Array | number[], {special}) -> string
 //   Model.createSession(options) -> Session { dispose() }   (one per document; KV + checkpoints)
@@ -110,6 +110,7 @@ class LoadWorker : public Napi::AsyncProgressQueueWorker<LoadProgress> {
     try {
       loaded_ = hybrid::addon::load_model(path_, threads_, max_batch_,
                                           [&](const LoadProgress& p) { progress.Send(&p, 1); });
+      loaded_->state_budget_bytes = state_budget_;
     } catch (const InputError& e) {
       input_error_ = true;
       SetError(e.what());
@@ -143,6 +144,11 @@ class LoadWorker : public Napi::AsyncProgressQueueWorker<LoadProgress> {
   std::string path_;
   int threads_;
   int64_t max_batch_;
+
+ public:
+  uint64_t state_budget_ = 0;
+
+ private:
   Napi::Promise::Deferred deferred_;
   Napi::FunctionReference on_progress_;
   std::shared_ptr<LoadedModel> loaded_;
@@ -156,9 +162,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   const int threads = static_cast<int>(int_field(opts, "threads", 0));
   const int64_t max_batch = int_field(opts, "maxBatch", 64);
+  const double state_budget = num_field(opts, "stateBudgetBytes", 0.0);
+  if (!(state_budget >= 0)) throw Napi::RangeError::New(env, "stateBudgetBytes must be >= 0");
   if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "threads must be in 0..1024");
   if (max_batch < 1 || max_batch > 4096) throw Napi::RangeError::New(env, "maxBatch must be in 1..4096");
   auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), threads, max_batch, on_progress);
+  w->state_budget_ = static_cast<uint64_t>(state_budget);
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

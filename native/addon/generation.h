@@ -48,6 +48,12 @@ struct LoadedModel {
   std::mutex compute;
   double load_ms = 0;
   int64_t max_batch = 0;
+  // Memory budget for the state of all document sessions (checkpoints + KV caches); 0: none. Enforced
+  // after each request: the least recently used sessions lose their checkpoints first, then themselves.
+  uint64_t state_budget_bytes = 0;
+  std::vector<std::weak_ptr<struct DocSession>> sessions;  // guarded by compute
+  uint64_t use_clock = 0;
+  uint64_t evicted_checkpoint_bytes = 0, evicted_sessions = 0;
 };
 
 struct LoadProgress {
@@ -174,7 +180,45 @@ struct DocSession {
   // The document text of the last request's `document` part and its tokens, tokenized incrementally: a
   // keystroke re-tokenizes only the text since the last safe line boundary before it.
   std::unique_ptr<tok::DocumentTokens> doc_tokens;
+  uint64_t last_used = 0;
+  bool registered = false;
 };
+
+// Keeps the state of all sessions of a model within its budget (call with the compute lock held).
+// `current` (the request just served) goes last.
+inline void enforce_state_budget(LoadedModel& lm, const DocSession* current) {
+  std::vector<std::shared_ptr<DocSession>> live;
+  uint64_t total = 0;
+  for (auto it = lm.sessions.begin(); it != lm.sessions.end();) {
+    if (auto s = it->lock()) {
+      if (s->session) total += s->session->memory_bytes();
+      live.push_back(std::move(s));
+      ++it;
+    } else {
+      it = lm.sessions.erase(it);
+    }
+  }
+  if (lm.state_budget_bytes == 0 || total <= lm.state_budget_bytes) return;
+  std::sort(live.begin(), live.end(), [&](const auto& a, const auto& b) {
+    if ((a.get() == current) != (b.get() == current)) return b.get() == current;
+    return a->last_used < b->last_used;
+  });
+  for (auto& s : live) {  // first pass: checkpoints, least recently used first
+    if (total <= lm.state_budget_bytes) return;
+    if (!s->session || s.get() == current) continue;
+    const uint64_t freed = s->session->drop_checkpoints();
+    total -= freed;
+    lm.evicted_checkpoint_bytes += freed;
+  }
+  for (auto& s : live) {  // second pass: whole sessions (their next request reads the document again)
+    if (total <= lm.state_budget_bytes) return;
+    if (!s->session || s.get() == current) continue;
+    total -= s->session->memory_bytes();
+    s->session.reset();
+    s->doc_tokens.reset();
+    ++lm.evicted_sessions;
+  }
+}
 
 // Bytes of the attention KV caches of one session of n_ctx tokens (f32 K and V rows).
 inline uint64_t kv_bytes(const LoadedModel& lm, int64_t n_ctx) {
@@ -331,6 +375,12 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
     doc = std::make_shared<DocSession>();
     doc->n_ctx = req.context_length;
     doc->policy.enabled = false;
+  } else {
+    doc->last_used = ++lm.use_clock;
+    if (!doc->registered) {
+      lm.sessions.push_back(doc);
+      doc->registered = true;
+    }
   }
   std::vector<tok::TokenId> prompt, continuation;
   build_prompt(lm, req, doc->n_ctx, prompt, continuation, &r.truncated_tokens, req.session ? doc.get() : nullptr);
@@ -389,6 +439,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
   }
   r.prefill_ms = ms_since(t1);
   finish_session_stats();
+  if (req.session) enforce_state_budget(lm, doc.get());
 
   // Decode in the fork: sample, stream, read the token, until a stop.
   const auto t2 = Clock::now();

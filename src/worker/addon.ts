@@ -11,7 +11,7 @@ export interface NativeAddon {
   /** Loads on a libuv thread; onProgress(stage, done, total) runs on the JS thread. Errors: code "EINPUT" for a bad file. */
   loadModel(
     path: string,
-    options: { threads: number; maxBatch?: number },
+    options: { threads: number; maxBatch?: number; stateBudgetBytes?: number },
     onProgress?: (stage: string, done: number, total: number) => void,
   ): Promise<NativeModel>;
 }

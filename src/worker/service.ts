@@ -63,7 +63,10 @@ interface SessionEntry {
 }
 
 /** Document sessions held at once (each holds KV caches for the context); least recently used go first. */
-const MAX_SESSIONS = 4;
+// Open documents with a live model session. Their memory (checkpoints + KV rows, which grow with the
+// document) is bounded across all of them by the state budget, enforced natively: least recently used
+// sessions lose their checkpoints first, then themselves.
+const MAX_SESSIONS = 16;
 const MEMORY_REPORT_MS = 10_000;
 
 export class WorkerService {
@@ -162,7 +165,8 @@ export class WorkerService {
     let lastProgress = 0;
     let lastStage = '';
     this.log('info', `loading model ${path}`);
-    slot.loading = addon.loadModel(path, { threads: this.settings?.threads ?? 0 }, (stage, done, total) => {
+    const stateBudgetBytes = (this.settings?.stateMemoryBudgetMB ?? 2048) * 1024 * 1024;
+    slot.loading = addon.loadModel(path, { threads: this.settings?.threads ?? 0, stateBudgetBytes }, (stage, done, total) => {
       if (progressId === undefined) return;
       const now = performance.now();
       if (stage === lastStage && now - lastProgress < 50 && done < total) return;
@@ -241,7 +245,7 @@ export class WorkerService {
       entry = {
         session: native.createSession({
           contextLength: this.contextLength(info),
-          checkpointBudgetBytes: Math.floor((budgetMB * 1024 * 1024) / MAX_SESSIONS),
+          checkpointBudgetBytes: Math.floor(budgetMB * 1024 * 1024),
         }),
       };
     }

@@ -19,6 +19,19 @@ uint64_t Session::checkpoint_bytes() const {
   return n;
 }
 
+uint64_t Session::memory_bytes() const {
+  uint64_t n = checkpoint_bytes() + state_.recurrent_bytes();
+  for (const auto& l : state_.layers)
+    if (l.kv) n += (l.kv->k.capacity() + l.kv->v.capacity()) * sizeof(float);
+  return n;
+}
+
+uint64_t Session::drop_checkpoints() {
+  const uint64_t freed = checkpoint_bytes();
+  std::vector<Checkpoint>().swap(checkpoints_);
+  return freed;
+}
+
 void Session::append(const int32_t* tokens, int64_t n, float* logits) {
   if (n <= 0) return;
   if (size() + n > n_ctx()) {

@@ -59,6 +59,10 @@ class Session {
   int64_t n_ctx() const { return state_.n_ctx; }
   const std::vector<Checkpoint>& checkpoints() const { return checkpoints_; }
   uint64_t checkpoint_bytes() const;
+  // Everything this session holds: checkpoints, recurrent state and the KV rows allocated so far.
+  uint64_t memory_bytes() const;
+  // Frees every checkpoint (under memory pressure); returns the bytes freed. Later edits re-read more.
+  uint64_t drop_checkpoints();
   const SessionStats& stats() const { return stats_; }
   const CheckpointPolicy& policy() const { return policy_; }
   Engine& engine() { return engine_; }
