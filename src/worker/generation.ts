@@ -8,7 +8,8 @@ import { performance } from 'perf_hooks';
 import type { StopReason, StreamPart } from '../shared/protocol';
 import type { NativeGenerateResult, NativeJob } from './addon';
 import type { QueuedJob } from './scheduler';
-import { appendParts, ReasoningSplitter, StopMatcher } from './textStream';
+import { mergeParts as appendParts, ReasoningSplitter } from '../shared/reasoning';
+import { StopMatcher } from './textStream';
 
 const STREAM_INTERVAL_MS = 5;
 

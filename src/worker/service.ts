@@ -26,7 +26,7 @@ import { isInputError, loadAddon, NativeAddon, NativeModel, NativeSession } from
 import { DocumentError, DocumentStore } from './documents';
 import { Generation, GenerationOutcome } from './generation';
 import { JobQueue } from './scheduler';
-import { ReasoningSplitter } from './textStream';
+import { ReasoningSplitter } from '../shared/reasoning';
 
 /** An error reply with a protocol error code (main.ts turns it into a JSON-RPC ResponseError). */
 export class RpcError extends Error {

@@ -1,9 +1,6 @@
-// Streaming text filters of the worker, pure and incremental: stop strings and the split of a reasoning
-// model's output into reasoning and answer by its think tags. Both see the text as it streams, token by
-// token, and hold back only what may still turn into a tag or a stop string, so nothing is shown that has
-// to be taken back.
-import type { StreamPart, StreamPartKind } from '../shared/protocol';
-
+// Streaming stop strings for the worker, pure and incremental: sees the text as it streams, token by token,
+// and holds back only what may still turn into a stop string, so nothing is shown that has to be taken
+// back. (The reasoning/answer split is src/shared/reasoning.ts, shared with the host and the webview.)
 /**
  * The first occurrence of any needle in `text` (earliest start; longest needle on a tie), or else how many
  * characters at the start of `text` are safe to emit: those that cannot begin any needle completed by text
@@ -64,66 +61,5 @@ export class StopMatcher {
     const rest = this.done ? '' : this.held;
     this.held = '';
     return rest;
-  }
-}
-
-export interface ThinkTags {
-  open: string;
-  close: string;
-  /** The prompt already opened the reasoning block. */
-  startsInside: boolean;
-}
-
-/**
- * Splits a reasoning model's output into reasoning and answer parts by its think tags (Nemotron Nano 2:
- * "<think>" ... "</think>"); the tags themselves are dropped. Counts tokens per kind by the kind in force
- * when each token's text arrived.
- */
-export class ReasoningSplitter {
-  private held = '';
-  private inside: boolean;
-  readonly tokens = { reasoning: 0, answer: 0 };
-
-  constructor(private readonly tags: ThinkTags) {
-    this.inside = tags.startsInside;
-  }
-
-  get kind(): StreamPartKind {
-    return this.inside ? 'reasoning' : 'answer';
-  }
-
-  push(text: string, tokens = 0): StreamPart[] {
-    if (this.inside) this.tokens.reasoning += tokens;
-    else this.tokens.answer += tokens;
-    const parts: StreamPart[] = [];
-    let buf = this.held + text;
-    for (;;) {
-      const tag = this.inside ? this.tags.close : this.tags.open;
-      const r = scanForNeedles(buf, [tag]);
-      if (!r.found) {
-        if (r.safe > 0) parts.push({ kind: this.kind, text: buf.slice(0, r.safe) });
-        this.held = buf.slice(r.safe);
-        return parts;
-      }
-      if (r.index > 0) parts.push({ kind: this.kind, text: buf.slice(0, r.index) });
-      buf = buf.slice(r.index + r.needle.length);
-      this.inside = !this.inside;
-    }
-  }
-
-  flush(): StreamPart[] {
-    const rest = this.held;
-    this.held = '';
-    return rest ? [{ kind: this.kind, text: rest }] : [];
-  }
-}
-
-/** Appends parts, merging neighbours of the same kind. */
-export function appendParts(into: StreamPart[], parts: readonly StreamPart[]): void {
-  for (const p of parts) {
-    if (!p.text) continue;
-    const last = into[into.length - 1];
-    if (last && last.kind === p.kind) last.text += p.text;
-    else into.push({ kind: p.kind, text: p.text });
   }
 }

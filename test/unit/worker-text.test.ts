@@ -2,7 +2,8 @@
 // what the whole text gives, and nothing shown is taken back.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendParts, ReasoningSplitter, scanForNeedles, StopMatcher } from '../../src/worker/textStream';
+import { mergeParts as appendParts, ReasoningSplitter } from '../../src/shared/reasoning';
+import { scanForNeedles, StopMatcher } from '../../src/worker/textStream';
 import type { StreamPart } from '../../src/shared/protocol';
 
 function chunkings(text: string, seed: number): string[][] {
