@@ -2,13 +2,19 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { RuntimeChatBackend } from './chat/chatBackend';
-import { ChatViewProvider } from './chat/chatViewProvider';
+import { chatSettings, ChatViewProvider } from './chat/chatViewProvider';
+import { registerActionCommands } from './commands/actionCommands';
+import { registerActionCodeActions } from './commands/codeActions';
 import { registerRuntimeCommands } from './commands/runtimeCommands';
+import type { CompletionEngine } from './completions/engine';
+import { registerCompletions } from './completions/provider';
 import { RUNTIME_SETTINGS, runtimeSettings } from './config';
+import { HybridLanguageModelProvider, registerLanguageModelProvider } from './lmProvider/provider';
+import { registerModelCommands } from './models/modelCommands';
 import { RuntimeClient } from './runtime/client';
 import { registerDocumentSync } from './runtime/documentSyncVscode';
 import type { LogLevel } from './shared/protocol';
-import { StatusBar } from './statusBar';
+import { registerStatusMenu, StatusBar } from './statusBar';
 
 let runtime: RuntimeClient | undefined;
 
@@ -16,6 +22,8 @@ let runtime: RuntimeClient | undefined;
 export interface HybridCopilotApi {
   chat: ChatViewProvider['controller'];
   chatCode: ChatViewProvider['code'];
+  completions: CompletionEngine;
+  statusText(): string;
 }
 
 export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
@@ -37,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     onStateChange: (state, detail) => {
       status.setState(state, detail);
       chat.setRuntime({ state, detail });
+      lm.refresh();
       if (state === 'failed') {
         void vscode.window
           .showErrorMessage(`Hybrid Copilot: the runtime keeps crashing (${detail}).`, 'Restart Runtime', 'Show Logs')
@@ -48,13 +57,22 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     },
   });
   runtime = client;
-  const chat = new ChatViewProvider(
-    context.extensionUri,
+  const backend = new RuntimeChatBackend(client, () => runtimeSettings(context.extensionPath).contextLength);
+  const chat = new ChatViewProvider(context.extensionUri, log, backend, context.globalState);
+  const lm = new HybridLanguageModelProvider(backend, () => ({ maxOutputTokens: chatSettings().maxTokens, thinkingBudget: chatSettings().thinkingBudget }), log);
+  const actions = registerActionCommands({
+    backend,
+    chat: { controller: chat.controller, context: chat.context, focus: () => vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`) },
     log,
-    new RuntimeChatBackend(client, () => runtimeSettings(context.extensionPath).contextLength),
-    context.globalState,
-  );
+    settings: () => {
+      const c = chatSettings();
+      return { thinking: c.thinking, thinkingBudget: c.thinkingBudget, maxAnswerTokens: c.maxTokens };
+    },
+  });
   const documents = registerDocumentSync(client, log);
+  const completions = registerCompletions(client, documents.sync, log, (o) => {
+    if (!o.fromCache) status.setCompletion({ latencyMs: o.latencyMs - o.waitMs, fromCache: false, stats: o.stats });
+  });
 
   const refresh = (p: Promise<unknown>) =>
     p.then(
@@ -68,7 +86,9 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
         });
       }),
       (e: Error) => log.error(`runtime start failed: ${e.message}`),
-    );
+    )
+    // A restart that overtakes this one stops the worker while 'info' is in flight: not an error to report.
+    .catch((e: Error) => log.warn(`runtime info after start: ${e.message}`));
 
   context.subscriptions.push(
     log,
@@ -76,7 +96,14 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chat),
     ...documents.disposables,
+    ...completions.disposables,
+    registerStatusMenu(),
     ...registerRuntimeCommands(client, log, documents.sync),
+    ...actions.disposables,
+    registerActionCodeActions(),
+    ...registerModelCommands({ context, runtime: client, log }),
+    lm,
+    registerLanguageModelProvider(lm),
     vscode.commands.registerCommand('hybridCopilot.openChat', () =>
       vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`),
     ),
@@ -91,7 +118,7 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
   log.info(`Hybrid Copilot ${context.extension.packageJSON.version} activating`);
   // Start the worker in the background: activation never waits on native code.
   void refresh(client.start());
-  return { chat: chat.controller, chatCode: chat.code };
+  return { chat: chat.controller, chatCode: chat.code, completions: completions.engine, statusText: () => status.text };
 }
 
 /** The worker sends log lines at the channel's level and above (vscode.LogLevel: Off 0 … Error 5). */

@@ -54,6 +54,8 @@ export function run(): Promise<void> {
   require('./runtime.test');
   require('./worker.test');
   require('./chat.test');
+  require('./commands.test');
+  require('./completion.test');
   return new Promise((resolve, reject) => {
     try {
       mocha.run((failures) => {
