@@ -12,8 +12,10 @@
 // Phase "ui": opens a fresh window with extensionDevelopmentPath only and checks it as a person would:
 //   title, command palette commands, the chat webview (screenshot resultsDir/e2e-chat-view.png), the chat
 //   on a tiny fixture model (send, trace, stop, hostile markdown, history across a reload; screenshots
-//   e2e-chat-dark.png, e2e-chat-light.png, e2e-chat-hostile.png), no error notifications. Every check
-//   counts as one test; a failing one saves a screenshot.
+//   e2e-chat-dark.png, e2e-chat-light.png, e2e-chat-hostile.png), inline completions on a tiny fixture model
+//   (ghost text while typing, Tab inserts it: e2e-completion-ghost.png, e2e-completion-accepted.png; the
+//   status bar item and its menu), no error notifications. Every check counts as one test; a failing one
+//   saves a screenshot.
 // code-server and chromium run in their own process groups/sessions and are killed in every exit path
 // (normal end, errors, phase time-outs, SIGINT/SIGTERM/SIGHUP).
 
@@ -782,6 +784,7 @@ async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDi
       await page.screenshot({ path: path.join(resultsDir, 'e2e-chat-view.png') });
     });
     await chatChecks({ page, check, log, resultsDir, chatSetupError });
+    await completionChecks({ page, check, log, resultsDir, workspace });
     await check('ui: no error notifications', async () => {
       const { all, errors } = await errorNotifications(page);
       for (const a of all) log(`e2e:   notification ${a.replace(/\s+/g, ' ').slice(0, 200)}`);
@@ -790,6 +793,105 @@ async function uiPhase({ browser, port, extensionPath, workspace, log, resultsDi
   } finally {
     await context.close().catch(() => {});
   }
+}
+
+// ---------------------------------------------------------------- inline completion checks (UI phase)
+
+/**
+ * The printable FIM completion fixture (test/e2e/suite/completionModel.ts, compiled to out/ by `npm run build`)
+ * written into a temp folder and set as the workspace's model: the extension restarts the runtime with it.
+ */
+async function prepareCompletionModel(workspace) {
+  const repo = path.resolve(here, '..', '..');
+  const mod = path.join(repo, 'out', 'test', 'e2e', 'suite', 'completionModel.js');
+  if (!fs.existsSync(mod)) throw new Error(`${path.relative(repo, mod)} missing: run \`npm run build\``);
+  const { createRequire } = await import('node:module');
+  const { writeCompletionFixtureModel } = createRequire(import.meta.url)(mod);
+  const model = writeCompletionFixtureModel(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'completion-model-')), 'completion-fim.gguf'), { fim: true });
+  const file = path.join(workspace, '.vscode', 'settings.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const settings = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  settings['hybridCopilot.modelPath'] = model;
+  fs.writeFileSync(file, JSON.stringify(settings, null, 2));
+}
+
+/** Text of the ghost text shown in the editor ('' when none), spaces normalized. */
+async function ghostText(page) {
+  const parts = await page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview').allInnerTexts().catch(() => []);
+  return parts.join('').replace(/\u00a0/g, ' ');
+}
+
+async function completionChecks({ page, check, log, resultsDir, workspace }) {
+  await check('ui: completions: ghost text appears while typing in a TypeScript file; Tab inserts it', async () => {
+    await prepareCompletionModel(workspace);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+P');
+    await page.locator('.quick-input-widget input').fill('sample.ts');
+    await page.locator('.quick-input-widget .monaco-list-row').filter({ hasText: 'sample.ts' }).first().click();
+    await page.locator('.monaco-editor .view-lines').filter({ hasText: 'fibonacci' }).first().waitFor({ timeout: 15_000 });
+    // the end of main()'s loop, then a new statement: `const last = `
+    await page.keyboard.press('Control+G');
+    await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 5000 });
+    await page.keyboard.type('12');
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5000 });
+    await sleep(200);
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await sleep(200);
+    await page.keyboard.type('const last = ', { delay: 60 });
+    // The runtime may still be loading the model: ask again (Alt+\ triggers an inline suggestion) until one shows.
+    const ghost = page.locator('.monaco-editor .ghost-text-decoration').first();
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        await ghost.waitFor({ state: 'visible', timeout: 4000 });
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw new Error('no ghost text within 60 s of typing');
+        await page.keyboard.press('Alt+Backslash');
+      }
+    }
+    const shown = await ghostText(page);
+    log(`e2e:   ghost text: ${JSON.stringify(shown.slice(0, 80))}`);
+    await page.screenshot({ path: path.join(resultsDir, 'e2e-completion-ghost.png') });
+    if (!shown.trim()) throw new Error('the ghost text is empty');
+    const start = shown.trim().slice(0, 12);
+    // The text of the editor's lines without ghost text (Monaco renders it inside the line as injected spans).
+    const realLines = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('.monaco-editor .view-lines .view-line')].map((l) => {
+          const c = l.cloneNode(true);
+          for (const g of c.querySelectorAll('[class*="ghost-text"]')) g.remove();
+          return (c.textContent ?? '').replace(/\u00a0/g, ' ');
+        }),
+      );
+    const before = await realLines();
+    if (before.some((l) => l.includes('const last =') && l.includes(start))) throw new Error('the completion is in the text before Tab');
+    await page.keyboard.press('Tab');
+    const t0 = Date.now();
+    let lines = before;
+    while (!lines.some((l) => l.includes('const last =') && l.includes(start))) {
+      if (Date.now() - t0 > 10_000) throw new Error(`after Tab no line holds "const last = … ${start}" (lines: ${lines.join(' | ').slice(0, 400)})`);
+      await sleep(100);
+      lines = await realLines();
+    }
+    await page.screenshot({ path: path.join(resultsDir, 'e2e-completion-accepted.png') });
+  });
+  await check('ui: completions: the status bar shows the latency; its menu toggles the language, shows logs, restarts', async () => {
+    const item = page.locator('.part.statusbar .statusbar-item').filter({ hasText: 'Hybrid' }).first();
+    const text = (await item.innerText()).replace(/\s+/g, ' ');
+    log(`e2e:   status bar: ${text}`);
+    if (!/Hybrid · (CPU|GPU) · \d+ ms/.test(text)) throw new Error(`status bar item "${text}" shows no completion latency`);
+    await item.click();
+    const widget = page.locator('.quick-input-widget');
+    await widget.waitFor({ state: 'visible', timeout: 5000 });
+    const rows = (await widget.locator('.monaco-list-row').allInnerTexts()).map((r) => r.replace(/\s+/g, ' '));
+    await page.keyboard.press('Escape');
+    for (const want of ["Disable Completions for 'typescript'", 'Show Logs', 'Restart Runtime']) {
+      if (!rows.some((r) => r.includes(want))) throw new Error(`the menu has no "${want}" (rows: ${rows.join(' | ')})`);
+    }
+  });
 }
 
 // ---------------------------------------------------------------- entry
