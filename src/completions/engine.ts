@@ -113,7 +113,7 @@ export class CompletionEngine {
       this.counts.requests++;
       const result = await this.opts.client.stream(
         'complete',
-        { uri: doc.uri, version, offset, maxTokens: shape.maxTokens, stop: shape.stop, suffixTokens: shape.suffixTokens },
+        { uri: doc.uri, version, offset, maxTokens: shape.maxTokens, stop: shape.stop, suffixTokens: shape.suffixTokens, header: shape.header || undefined },
         (parts) => {
           firstTokenMs ??= performance.now() - t0;
           for (const p of parts) {

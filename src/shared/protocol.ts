@@ -224,6 +224,11 @@ export interface CompleteParams {
   stop?: string[];
   /** Tokens of text after the cursor read as the FIM suffix (models with FIM tokens; default 256). */
   suffixTokens?: number;
+  /**
+   * Context placed before the document (e.g. the file's path and language as comments). It starts the
+   * session and changes only on a rename, so it never invalidates the document's state.
+   */
+  header?: string;
 }
 export interface CompleteResult {
   id: number;
@@ -393,6 +398,7 @@ export const paramValidators: { [M in Method]: Check<RequestMap[M]['params']> } 
     sampling,
     stop: stopStrings,
     suffixTokens: optional(int({ min: 0, max: 1 << 16 })),
+    header: optional(str({ maxLength: 4096 })),
   }),
   chat: object({
     id,

@@ -298,7 +298,12 @@ export class WorkerService {
         entry = this.session(p.uri, native, info);
         return native.generate(
           {
-            prompt: fim ? [{ token: fim.fimPrefix as number }, { text: prefix, document: true }] : [{ text: prefix, document: true }],
+            // [<fim_prefix>] header document-prefix: the header is stable, never truncated (keep head)
+            prompt: [
+              ...(fim ? [{ token: fim.fimPrefix as number }] : []),
+              ...(p.header ? [{ text: p.header, keep: 'head' as const, maxTokens: 128 }] : []),
+              { text: prefix, document: true },
+            ],
             continuation: fim
               ? [
                   { token: fim.fimSuffix as number },
