@@ -5,7 +5,7 @@
 import { buildChatPrompt, ChatModelInfo, ContextItem } from '../shared/chatPrompt';
 import { ChatTemplateError } from '../shared/chatTemplate';
 import { ChatTurn, Conversation, ContextRef, newId, titleFrom } from '../shared/chatSession';
-import type { StreamPart } from '../shared/protocol';
+import type { ChatResult, StreamPart } from '../shared/protocol';
 import { budgetBridge, formatTraceHeading, splitBatchTokens } from '../shared/reasoning';
 import type { ChatAvailability, ChatSettings, HostMessage } from '../shared/webviewProtocol';
 import type { ChatBackend, ChatBackendStatus } from './chatBackend';
@@ -307,6 +307,73 @@ export class ChatController {
     post({ type: 'turnEnd', turn: { ...turn } });
     resolveDone();
     return turn;
+  }
+
+  /**
+   * A turn whose request someone else runs (a command such as Fix or Document streams its answer into a
+   * diff): the view shows its reasoning trace and answer as they stream and keeps the turn in history.
+   * The shape matches the commands' TraceView.
+   */
+  externalTrace(): {
+    begin(o: { title: string; detail: string }): {
+      parts(raw: readonly StreamPart[], tokens: number): void;
+      end(o: { result?: ChatResult; error?: string }): void;
+    };
+  } {
+    return {
+      begin: (o) => {
+        const { post } = this.deps;
+        const now = this.deps.now ?? (() => performance.now());
+        const conversation = this.conversation;
+        const settings = this.deps.settings();
+        const text = `${o.title}: ${o.detail}`;
+        const turn: ChatTurn = {
+          id: newId('turn'), text, prompt: text, context: [], thinking: settings.thinking, budget: settings.thinkingBudget,
+          reasoning: '', answer: '', reasoningTokens: 0, answerTokens: 0, reasoningMs: 0, status: 'streaming', startedAt: Date.now(),
+        };
+        if (conversation.turns.length === 0) conversation.title = titleFrom(text);
+        conversation.turns.push(turn);
+        post({ type: 'turnStart', conversationId: conversation.id, turn: { ...turn } });
+        const live = { reasoning: 0, answer: 0 };
+        let traceStart: number | undefined;
+        let traceEnd: number | undefined;
+        return {
+          parts: (raw, tokens) => {
+            const t = now();
+            const parts = raw.map((p) => ({ kind: p.kind === 'reasoning' ? ('reasoning' as const) : ('answer' as const), text: p.text }));
+            for (const p of parts) {
+              if (p.kind === 'reasoning') {
+                traceStart ??= t;
+                turn.reasoning += p.text;
+              } else {
+                if (traceStart !== undefined && traceEnd === undefined && p.text.trim()) traceEnd = t;
+                turn.answer += p.text;
+              }
+            }
+            const split = splitBatchTokens(parts, tokens);
+            live.reasoning += split.reasoning;
+            live.answer += split.answer;
+            if (traceStart !== undefined) turn.reasoningMs = (traceEnd ?? t) - traceStart;
+            post({ type: 'turnParts', turnId: turn.id, parts, reasoningTokens: live.reasoning, answerTokens: live.answer });
+          },
+          end: ({ result, error }) => {
+            if (result) {
+              turn.reasoningTokens = result.reasoningTokens;
+              turn.answerTokens = result.answerTokens;
+              turn.stopReason = result.stopReason;
+              turn.budgetReached = result.budgetReached;
+              turn.status = result.stopReason === 'cancelled' ? 'stopped' : 'done';
+            } else {
+              turn.status = 'error';
+              turn.error = error ?? 'failed';
+            }
+            conversation.updatedAt = Date.now();
+            void this.save(conversation);
+            post({ type: 'turnEnd', turn: { ...turn } });
+          },
+        };
+      },
+    };
   }
 
   private publicSettings(): ChatSettings {

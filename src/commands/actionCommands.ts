@@ -31,8 +31,8 @@ import { importPath, planTests } from '../shared/commands/testFramework';
 import { Proposal, ProposalManager } from './proposals';
 import { codeTokens, ModelNotReadyError, runAction, RunSettings } from './runner';
 import { describeTarget, resolveTarget, Target, targetEditor } from './target';
-import { OutputTraceView } from './trace';
 import { gatherWorkspaceFacts, workspaceRelative } from './workspaceFacts';
+import { ChatTraceView } from './trace';
 
 export interface ActionArgs {
   uri?: string | vscode.Uri;
@@ -107,7 +107,8 @@ function toRange(r: ActionArgs['range']): vscode.Range | undefined {
 
 export function registerActionCommands(deps: ActionDeps): { disposables: vscode.Disposable[]; proposals: ProposalManager } {
   const proposals = new ProposalManager(deps.log);
-  const trace = new OutputTraceView();
+  // Reasoning of the diff actions streams into the chat view as a turn of its own (kept in history).
+  const trace = new ChatTraceView(deps.chat.controller, deps.chat.focus);
 
   async function target(args: ActionArgs, verb: string): Promise<Target | undefined> {
     const uri = typeof args.uri === 'string' ? vscode.Uri.parse(args.uri) : args.uri;
