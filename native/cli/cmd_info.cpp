@@ -164,6 +164,7 @@ int cmd_info(const Args& args) {
       if (hp.kinds[il] == model::LayerKind::Attention)
         w.field("headCount", hp.n_head[il]).field("headCountKv", hp.n_head_kv[il]);
       if (hp.kinds[il] == model::LayerKind::Mlp) w.field("feedForwardLength", hp.n_ff[il]);
+      if (hp.ffn[il] != model::FfnKind::None) w.field("ffn", std::string(model::ffn_kind_name(hp.ffn[il])));
       w.end_object();
     }
     w.end_array().end_object();
@@ -178,7 +179,41 @@ int cmd_info(const Args& args) {
       w.null();
     }
     w.key("feedForwardLength");
-    if (first_mlp >= 0) w.value(hp.n_ff[static_cast<size_t>(first_mlp)]); else w.null();
+    if (first_mlp >= 0) w.value(hp.n_ff[static_cast<size_t>(first_mlp)]);
+    else if (hp.count(model::FfnKind::None) < static_cast<int>(hp.n_layer)) w.value(hp.n_ff[0]);
+    else w.null();
+    // granitehybrid: the FFN after every mixer, experts, µP multipliers (0 = absent = off), RoPE.
+    w.key("ffn");
+    if (hp.count(model::FfnKind::None) < static_cast<int>(hp.n_layer)) {
+      w.begin_object().field("kind", std::string(model::ffn_kind_name(hp.ffn[0]))).field("feedForwardLength", hp.n_ff[0]);
+      w.end_object();
+    } else {
+      w.null();
+    }
+    w.key("experts");
+    if (hp.n_expert > 0) {
+      w.begin_object().field("count", hp.n_expert).field("used", hp.n_expert_used).field("feedForwardLength", hp.n_ff[0]);
+      w.field("sharedFeedForwardLength", hp.n_ff_shexp).field("gating", std::string("softmax, top-k renormalized"));
+      w.end_object();
+    } else {
+      w.null();
+    }
+    w.key("multipliers");
+    if (hp.arch == model::Arch::GraniteHybrid) {
+      w.begin_object();
+      w.field("embedding", static_cast<double>(hp.embedding_scale)).field("residual", static_cast<double>(hp.residual_scale));
+      w.field("attention", static_cast<double>(hp.attention_scale)).field("logitDivisor", static_cast<double>(hp.logit_scale));
+      w.end_object();
+    } else {
+      w.null();
+    }
+    w.key("rope");
+    if (hp.rope && hp.count(model::LayerKind::Attention) > 0) {
+      w.begin_object().field("dimensions", hp.n_rot).field("freqBase", static_cast<double>(hp.rope_freq_base));
+      w.field("freqScale", static_cast<double>(hp.rope_freq_scale)).end_object();
+    } else {
+      w.null();
+    }
     w.key("ssm").begin_object();
     w.field("convKernel", hp.ssm_d_conv).field("innerSize", hp.ssm_d_inner).field("stateSize", hp.ssm_d_state);
     w.field("headCount", hp.ssm_n_head).field("headDim", hp.ssm_head_dim()).field("groupCount", hp.ssm_n_group);
@@ -248,6 +283,28 @@ int cmd_info(const Args& args) {
     std::printf("attention: %u heads (%u kv) x %u\n", hp.n_head[static_cast<size_t>(first_attn)],
                 hp.n_head_kv[static_cast<size_t>(first_attn)], hp.head_dim);
   if (first_mlp >= 0) std::printf("mlp: %u (relu^2)\n", hp.n_ff[static_cast<size_t>(first_mlp)]);
+  if (hp.n_expert > 0) {
+    std::printf("ffn: mixture of experts after every mixer: %u experts x %u, %u used per token (softmax, top-k renormalized)",
+                hp.n_expert, hp.n_ff[0], hp.n_expert_used);
+    if (hp.n_ff_shexp > 0) std::printf(", shared expert %u", hp.n_ff_shexp);
+    std::printf("\n");
+  } else if (hp.count(model::FfnKind::SwiGlu) > 0) {
+    std::printf("ffn: SwiGLU %u after every mixer\n", hp.n_ff[0]);
+  }
+  if (hp.arch == model::Arch::GraniteHybrid) {
+    auto mult = [](float v) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%g", static_cast<double>(v));
+      return v == 0.0f ? std::string("off") : std::string(buf);
+    };
+    std::printf("multipliers: embedding %s, residual %s, attention %s, logits divided by %s\n", mult(hp.embedding_scale).c_str(),
+                mult(hp.residual_scale).c_str(), mult(hp.attention_scale).c_str(), mult(hp.logit_scale).c_str());
+    if (hp.rope && hp.count(model::LayerKind::Attention) > 0)
+      std::printf("rope: %u dimensions, base %g, scale %g\n", hp.n_rot, static_cast<double>(hp.rope_freq_base),
+                  static_cast<double>(hp.rope_freq_scale));
+    else
+      std::printf("rope: none (rope.scaling.finetuned = false)\n");
+  }
   std::string formats;
   for (const auto& [type, s] : by_format)
     formats += (formats.empty() ? "" : ", ") + std::string(fmt::format_name(static_cast<fmt::Format>(type))) + " " +

@@ -208,7 +208,7 @@ TEST("errors name the file, the tensor or key, and what is wrong") {
     Writer w = base;
     w.remove("general.architecture");
     w.str("general.architecture", "llama");
-    CHECK_EQ(arch_error(w), std::string("m.gguf: architecture 'llama' is not supported (supported: nemotron_h)"));
+    CHECK_EQ(arch_error(w), std::string("m.gguf: architecture 'llama' is not supported (supported: nemotron_h, granitehybrid)"));
   }
   {
     Writer w = base;

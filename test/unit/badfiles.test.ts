@@ -193,7 +193,7 @@ export function corpus(sampled = false): Case[] {
   // ---- hyperparameters ----
   const A = 'nemotron_h';
   add('no architecture', rebuilt((w) => w.delete('general.architecture')), /general.architecture' is missing/);
-  add('architecture llama', rebuilt((w) => w.set('general.architecture', str('llama'))), /architecture 'llama' is not supported \(supported: nemotron_h\)/);
+  add('architecture llama', rebuilt((w) => w.set('general.architecture', str('llama'))), /architecture 'llama' is not supported \(supported: nemotron_h, granitehybrid\)/);
   add('architecture nemotron_h_moe', rebuilt((w) => w.set('general.architecture', str('nemotron_h_moe'))), /not supported/);
   add('architecture as u32', rebuilt((w) => w.set('general.architecture', u32(1))), /has type u32, expected string/);
   add('no block_count', rebuilt((w) => w.delete(`${A}.block_count`)), /block_count' is missing/);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <iterator>
+#include <utility>
 #include <limits>
 #include <optional>
 
@@ -14,10 +16,11 @@ using gguf::GgufFile;
 using gguf::Tensor;
 using gguf::Value;
 
-// Shape symbols, evaluated per layer against the hyperparameters.
+// Shape symbols, evaluated per layer against the hyperparameters. None (a dimension the tensor does not
+// have, size 1) comes first so that a shape written with fewer symbols fills up with it.
 enum class Dim : uint8_t {
-  One, Embd, Vocab, SsmConvKernel, SsmConvChannels, SsmInRows, SsmHeads, SsmInner, SsmInnerPerGroup, SsmGroups,
-  AttnQDim, AttnKvDim, Ff, None,
+  None, One, Embd, Vocab, SsmConvKernel, SsmConvChannels, SsmInRows, SsmHeads, SsmInner, SsmInnerPerGroup, SsmGroups,
+  AttnQDim, AttnKvDim, Ff, FfShexp, Experts,
 };
 
 const char* dim_formula(Dim d) {
@@ -35,6 +38,8 @@ const char* dim_formula(Dim d) {
     case Dim::AttnQDim: return "n_head*head_dim";
     case Dim::AttnKvDim: return "n_head_kv*head_dim";
     case Dim::Ff: return "n_ff";
+    case Dim::FfShexp: return "n_ff_shexp";
+    case Dim::Experts: return "n_expert";
     case Dim::None: return "";
   }
   return "?";
@@ -42,14 +47,16 @@ const char* dim_formula(Dim d) {
 
 enum class Types : uint8_t { F32Only, AnyFileFormat };
 
-constexpr uint8_t kAll = 0, kM = 1, kA = 2, kF = 4;  // layer-kind masks; kAll: every layer
+// Layer masks; kAll: every layer. Mixer: kM Mamba-2, kA attention, kF nemotron_h MLP layer.
+// granitehybrid FFN after the mixer: kD dense SwiGLU, kE mixture of experts, kS its shared expert.
+constexpr uint8_t kAll = 0, kM = 1, kA = 2, kF = 4, kD = 8, kE = 16, kS = 32;
 
 struct TensorSpec {
   Role role;
   const char* name;  // global: full name; per layer: the part after "blk.N."
   bool per_layer;
-  uint8_t kinds;     // per layer: which layer kinds have it (kAll: every layer)
-  Dim shape[2];      // ggml order {ne0, ne1}; Dim::None for a 1-D tensor's ne1
+  uint8_t kinds;     // per layer: which layers have it (a mask above; kAll: every layer)
+  Dim shape[3];      // ggml order {ne0, ne1, ne2}; Dim::None past the tensor's last dimension
   Types types;
   bool required;
   const char* note;  // why the format is fixed, for the error message
@@ -85,15 +92,82 @@ const TensorSpec kNemotronH[] = {
     {Role::FfnDownBias, "ffn_down.bias", true, kF, {Dim::Embd, Dim::None}, Types::F32Only, false, ""},
 };
 
+// granitehybrid (src/models/granite-hybrid.cpp load_arch_tensors): the same Mamba-2 and attention
+// tensors, then each layer's FFN: a SwiGLU, or a router + stacked experts + an optional shared expert.
+// ffn_gate_exps is optional in llama.cpp's loader (the experts are then silu(up) without a gate), but
+// every converted Granite file has it; it is required here. rope_freqs is not accepted (no real file has it).
+const TensorSpec kGraniteHybrid[] = {
+    {Role::TokenEmbd, "token_embd.weight", false, kAll, {Dim::Embd, Dim::Vocab}, Types::AnyFileFormat, true, ""},
+    {Role::OutputNorm, "output_norm.weight", false, kAll, {Dim::Embd}, Types::F32Only, true, ""},
+    {Role::Output, "output.weight", false, kAll, {Dim::Embd, Dim::Vocab}, Types::AnyFileFormat, false, ""},
+    {Role::AttnNorm, "attn_norm.weight", true, kAll, {Dim::Embd}, Types::F32Only, true, ""},
+    {Role::SsmIn, "ssm_in.weight", true, kM, {Dim::Embd, Dim::SsmInRows}, Types::AnyFileFormat, true, ""},
+    {Role::SsmConv1d, "ssm_conv1d.weight", true, kM, {Dim::SsmConvKernel, Dim::SsmConvChannels}, Types::F32Only, true,
+     " (ggml_ssm_conv needs F32)"},
+    // Optional in the loader, but build_mamba2_layer adds it unconditionally.
+    {Role::SsmConv1dBias, "ssm_conv1d.bias", true, kM, {Dim::SsmConvChannels}, Types::F32Only, true, ""},
+    {Role::SsmDtBias, "ssm_dt.bias", true, kM, {Dim::SsmHeads}, Types::F32Only, true, ""},
+    {Role::SsmA, "ssm_a", true, kM, {Dim::One, Dim::SsmHeads}, Types::F32Only, true, " (ggml_ssm_scan needs F32)"},
+    {Role::SsmD, "ssm_d", true, kM, {Dim::One, Dim::SsmHeads}, Types::F32Only, true, ""},
+    {Role::SsmNorm, "ssm_norm.weight", true, kM, {Dim::SsmInnerPerGroup, Dim::SsmGroups}, Types::F32Only, true, ""},
+    {Role::SsmOut, "ssm_out.weight", true, kM, {Dim::SsmInner, Dim::Embd}, Types::AnyFileFormat, true, ""},
+    {Role::AttnQ, "attn_q.weight", true, kA, {Dim::Embd, Dim::AttnQDim}, Types::AnyFileFormat, true, ""},
+    {Role::AttnK, "attn_k.weight", true, kA, {Dim::Embd, Dim::AttnKvDim}, Types::AnyFileFormat, true, ""},
+    {Role::AttnV, "attn_v.weight", true, kA, {Dim::Embd, Dim::AttnKvDim}, Types::AnyFileFormat, true, ""},
+    {Role::AttnOut, "attn_output.weight", true, kA, {Dim::AttnQDim, Dim::Embd}, Types::AnyFileFormat, true, ""},
+    {Role::AttnQBias, "attn_q.bias", true, kA, {Dim::AttnQDim}, Types::F32Only, false, ""},
+    {Role::AttnKBias, "attn_k.bias", true, kA, {Dim::AttnKvDim}, Types::F32Only, false, ""},
+    {Role::AttnVBias, "attn_v.bias", true, kA, {Dim::AttnKvDim}, Types::F32Only, false, ""},
+    {Role::AttnOutBias, "attn_output.bias", true, kA, {Dim::Embd}, Types::F32Only, false, ""},
+    {Role::FfnNorm, "ffn_norm.weight", true, kD | kE, {Dim::Embd}, Types::F32Only, true, ""},
+    {Role::FfnGate, "ffn_gate.weight", true, kD, {Dim::Embd, Dim::Ff}, Types::AnyFileFormat, true, ""},
+    {Role::FfnUp, "ffn_up.weight", true, kD, {Dim::Embd, Dim::Ff}, Types::AnyFileFormat, true, ""},
+    {Role::FfnDown, "ffn_down.weight", true, kD, {Dim::Ff, Dim::Embd}, Types::AnyFileFormat, true, ""},
+    {Role::FfnGateBias, "ffn_gate.bias", true, kD, {Dim::Ff}, Types::F32Only, false, ""},
+    {Role::FfnUpBias, "ffn_up.bias", true, kD, {Dim::Ff}, Types::F32Only, false, ""},
+    {Role::FfnDownBias, "ffn_down.bias", true, kD, {Dim::Embd}, Types::F32Only, false, ""},
+    {Role::FfnGateInp, "ffn_gate_inp.weight", true, kE, {Dim::Embd, Dim::Experts}, Types::AnyFileFormat, true, ""},
+    {Role::FfnGateExps, "ffn_gate_exps.weight", true, kE, {Dim::Embd, Dim::Ff, Dim::Experts}, Types::AnyFileFormat, true,
+     ""},
+    {Role::FfnUpExps, "ffn_up_exps.weight", true, kE, {Dim::Embd, Dim::Ff, Dim::Experts}, Types::AnyFileFormat, true, ""},
+    {Role::FfnDownExps, "ffn_down_exps.weight", true, kE, {Dim::Ff, Dim::Embd, Dim::Experts}, Types::AnyFileFormat, true,
+     ""},
+    {Role::FfnGateShexp, "ffn_gate_shexp.weight", true, kS, {Dim::Embd, Dim::FfShexp}, Types::AnyFileFormat, true, ""},
+    {Role::FfnUpShexp, "ffn_up_shexp.weight", true, kS, {Dim::Embd, Dim::FfShexp}, Types::AnyFileFormat, true, ""},
+    {Role::FfnDownShexp, "ffn_down_shexp.weight", true, kS, {Dim::FfShexp, Dim::Embd}, Types::AnyFileFormat, true, ""},
+};
+
+struct Table {
+  const TensorSpec* begin_;
+  const TensorSpec* end_;
+  const TensorSpec* begin() const { return begin_; }
+  const TensorSpec* end() const { return end_; }
+};
+
+Table table_of(Arch a) {
+  if (a == Arch::GraniteHybrid) return {std::begin(kGraniteHybrid), std::end(kGraniteHybrid)};
+  return {std::begin(kNemotronH), std::end(kNemotronH)};
+}
+
 // Hyperparameter values beyond this are rejected, which keeps every shape product below 2^64.
 constexpr uint64_t kMaxDimValue = std::numeric_limits<int32_t>::max();
 
-uint8_t kind_mask(LayerKind k) {
-  return k == LayerKind::Mamba2 ? kM : (k == LayerKind::Attention ? kA : kF);
+// Which masks layer il matches: its mixer, and (granitehybrid) its FFN.
+uint8_t layer_mask(const Hparams& hp, uint32_t il) {
+  const LayerKind k = hp.kinds[il];
+  uint8_t m = k == LayerKind::Mamba2 ? kM : (k == LayerKind::Attention ? kA : kF);
+  if (il < hp.ffn.size()) {
+    if (hp.ffn[il] == FfnKind::SwiGlu) m |= kD;
+    if (hp.ffn[il] == FfnKind::Moe) m |= kE | (hp.n_ff_shexp > 0 ? kS : 0);
+  }
+  return m;
 }
 
+// A role's name and whether it is per layer are the same in every architecture's table.
 const TensorSpec* spec_of(Role r) {
   for (const TensorSpec& s : kNemotronH)
+    if (s.role == r) return &s;
+  for (const TensorSpec& s : kGraniteHybrid)
     if (s.role == r) return &s;
   return nullptr;
 }
@@ -114,6 +188,8 @@ uint64_t dim_value(Dim d, const Hparams& hp, int il) {
     case Dim::AttnQDim: return static_cast<uint64_t>(hp.n_head[l]) * hp.head_dim;
     case Dim::AttnKvDim: return static_cast<uint64_t>(hp.n_head_kv[l]) * hp.head_dim;
     case Dim::Ff: return hp.n_ff[l];
+    case Dim::FfShexp: return hp.n_ff_shexp;
+    case Dim::Experts: return hp.n_expert;
     case Dim::None: return 1;
   }
   return 0;
@@ -122,6 +198,14 @@ uint64_t dim_value(Dim d, const Hparams& hp, int il) {
 std::string layer_desc(const Hparams& hp, int il) {
   const size_t l = static_cast<size_t>(il);
   const char* article = hp.kinds[l] == LayerKind::Mamba2 ? "a " : "an ";
+  if (hp.arch == Arch::GraniteHybrid) {
+    const std::string ffn = hp.ffn[l] == FfnKind::Moe
+                                ? std::string(" with a mixture-of-experts FFN") + (hp.n_ff_shexp > 0 ? " and a shared expert" : "")
+                                : std::string(" with a SwiGLU FFN");
+    return "layer " + std::to_string(il) + " is " + article + layer_kind_name(hp.kinds[l]) + " layer" + ffn +
+           " (head_count_kv[" + std::to_string(il) + "] = " + std::to_string(hp.n_head_kv[l]) +
+           ", expert_count = " + std::to_string(hp.n_expert) + ")";
+  }
   return "layer " + std::to_string(il) + " is " + article + layer_kind_name(hp.kinds[l]) + " layer (head_count_kv[" +
          std::to_string(il) + "] = " + std::to_string(hp.n_head_kv[l]) + ", feed_forward_length[" + std::to_string(il) +
          "] = " + std::to_string(hp.n_ff[l]) + ")";
@@ -157,8 +241,23 @@ uint32_t positive_u32(const GgufFile& f, const std::string& key) {
 
 }  // namespace
 
-const char* arch_name(Arch a) { return a == Arch::NemotronH ? "nemotron_h" : "?"; }
-std::string supported_architectures() { return "nemotron_h"; }
+const char* arch_name(Arch a) {
+  switch (a) {
+    case Arch::NemotronH: return "nemotron_h";
+    case Arch::GraniteHybrid: return "granitehybrid";
+  }
+  return "?";
+}
+std::string supported_architectures() { return "nemotron_h, granitehybrid"; }
+
+const char* ffn_kind_name(FfnKind k) {
+  switch (k) {
+    case FfnKind::None: return "none";
+    case FfnKind::SwiGlu: return "swiglu";
+    case FfnKind::Moe: return "moe";
+  }
+  return "?";
+}
 
 const char* layer_kind_name(LayerKind k) {
   switch (k) {
@@ -184,6 +283,12 @@ int Hparams::count(LayerKind k) const {
   return n;
 }
 
+int Hparams::count(FfnKind k) const {
+  int n = 0;
+  for (FfnKind x : ffn) n += x == k;
+  return n;
+}
+
 std::string Hparams::pattern() const {
   std::string s;
   for (LayerKind k : kinds) s += layer_kind_symbol(k);
@@ -199,12 +304,108 @@ std::string tensor_name(Role r, int layer) {
   return "blk." + std::to_string(layer) + "." + s->name;
 }
 
+namespace {
+
+std::string fmt_float(double v) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// A per-layer value that granitehybrid uses as one number for all layers (llama.cpp reads layer 0's for
+// every tensor shape): an array whose elements differ is a variant this runtime does not implement.
+uint32_t uniform(const GgufFile& f, const std::string& key, const std::vector<uint32_t>& v) {
+  for (size_t i = 1; i < v.size(); ++i)
+    if (v[i] != v[0])
+      f.fail("metadata key '" + key + "' differs between layers (" + std::to_string(v[0]) + " at layer 0, " +
+             std::to_string(v[i]) + " at layer " + std::to_string(i) +
+             "); granitehybrid uses one value for every layer (llama.cpp reads layer 0's)");
+  return v.empty() ? 0 : v[0];
+}
+
+// µP multiplier: absent = 0 = off (llama.cpp's default); present, it must be a finite positive number.
+float multiplier(const GgufFile& f, const std::string& key) {
+  const std::optional<float> v = f.opt_f32(key);
+  if (!v) return 0.0f;
+  if (!(std::isfinite(*v) && *v >= 0.0f)) f.fail("metadata key '" + key + "' = " + fmt_float(*v) + " is not a finite number >= 0");
+  return *v;
+}
+
+// granitehybrid: layer kinds, the FFN of every layer, experts, multipliers, RoPE
+// (src/models/granite-hybrid.cpp load_arch_hparams, src/llama-model.cpp load_hparams).
+void read_granite_hybrid(const GgufFile& f, Hparams& hp) {
+  auto key = [&](const char* suffix) { return arch_key(hp.arch, suffix); };
+  // Every layer has an FFN of feed_forward_length (the kinds were set by read_hparams).
+  const uint32_t n_ff = uniform(f, key("feed_forward_length"), hp.n_ff);
+  if (n_ff == 0 || n_ff > kMaxDimValue)
+    f.fail("metadata key '" + key("feed_forward_length") + "' = " + std::to_string(n_ff) +
+           ": every granitehybrid layer has an FFN of that width");
+
+  hp.n_expert = f.opt_u32(key("expert_count")).value_or(0);
+  if (auto used = per_layer_u32(f, key("expert_used_count"), hp.n_layer)) hp.n_expert_used = uniform(f, key("expert_used_count"), *used);
+  hp.n_ff_shexp = f.opt_u32(key("expert_shared_feed_forward_length")).value_or(0);
+  if (hp.n_expert > 512) f.fail("metadata key '" + key("expert_count") + "' = " + std::to_string(hp.n_expert) + " is larger than 512");
+  if (hp.n_ff_shexp > kMaxDimValue) f.fail("metadata key '" + key("expert_shared_feed_forward_length") + "' is implausibly large");
+  if (hp.n_expert > 0) {
+    if (hp.n_expert_used == 0 || hp.n_expert_used > hp.n_expert)
+      f.fail("metadata key '" + key("expert_used_count") + "' = " + std::to_string(hp.n_expert_used) +
+             ": a mixture of " + std::to_string(hp.n_expert) + " experts routes each token to 1.." +
+             std::to_string(hp.n_expert) + " of them");
+    // Grouped routing (DeepSeek-V3 style) is never used by Granite; llama.cpp would apply it.
+    if (auto groups = f.opt_u32(key("expert_group_count")); groups && *groups > 1)
+      f.fail("metadata key '" + key("expert_group_count") + "' = " + std::to_string(*groups) +
+             ": grouped expert routing is not supported for granitehybrid");
+  } else if (hp.n_expert_used != 0) {
+    f.fail("metadata key '" + key("expert_used_count") + "' = " + std::to_string(hp.n_expert_used) + " without '" +
+           key("expert_count") + "'");
+  }
+  hp.ffn.assign(hp.n_layer, hp.n_expert > 0 ? FfnKind::Moe : FfnKind::SwiGlu);
+  hp.n_ff.assign(hp.n_layer, n_ff);
+
+  hp.embedding_scale = multiplier(f, key("embedding_scale"));
+  hp.residual_scale = multiplier(f, key("residual_scale"));
+  hp.attention_scale = multiplier(f, key("attention.scale"));
+  hp.logit_scale = multiplier(f, key("logit_scale"));
+
+  // Mamba-2 inside granitehybrid: llama.cpp only supports an expansion factor of 2.
+  if (hp.count(LayerKind::Mamba2) > 0 && hp.ssm_d_inner != 2ull * hp.n_embd)
+    f.fail("ssm.inner_size " + std::to_string(hp.ssm_d_inner) + " is not 2 * embedding_length (" +
+           std::to_string(2ull * hp.n_embd) + "); llama.cpp's granitehybrid supports only an expansion factor of 2");
+
+  // "Granite uses rope_finetuned as a switch for rope, so default to true": the converter writes false
+  // for every hybrid (Mamba) Granite, true for Bamba and all-attention ones.
+  hp.rope = f.opt_bool(key("rope.scaling.finetuned")).value_or(true);
+  if (hp.rope && hp.count(LayerKind::Attention) > 0) {
+    hp.n_rot = f.opt_u32(key("rope.dimension_count")).value_or(hp.head_dim);
+    if (hp.n_rot == 0 || hp.n_rot % 2 != 0 || hp.n_rot > hp.head_dim)
+      f.fail("metadata key '" + key("rope.dimension_count") + "' = " + std::to_string(hp.n_rot) +
+             ": it must be even and at most the head size " + std::to_string(hp.head_dim));
+    hp.rope_freq_base = f.opt_f32(key("rope.freq_base")).value_or(10000.0f);
+    if (!(std::isfinite(hp.rope_freq_base) && hp.rope_freq_base > 0))
+      f.fail("metadata key '" + key("rope.freq_base") + "' = " + fmt_float(hp.rope_freq_base) + " is not a positive number");
+    const std::string type(f.opt_str(key("rope.scaling.type")).value_or("linear"));
+    if (type != "linear" && type != "none")
+      f.fail("rope scaling type '" + gguf::printable(type) + "' (" + key("rope.scaling.type") +
+             ") is not supported for granitehybrid (supported: linear, none)");
+    std::optional<float> factor = f.opt_f32(key("rope.scaling.factor"));
+    if (!factor) factor = f.opt_f32(key("rope.scale_linear"));
+    if (factor && !(std::isfinite(*factor) && *factor >= 0))
+      f.fail("rope scaling factor " + fmt_float(*factor) + " is not a finite number >= 0");
+    hp.rope_freq_scale = type == "none" || !factor || *factor == 0.0f ? 1.0f : 1.0f / *factor;
+    hp.rope_attn_factor = f.opt_f32(key("rope.scaling.attn_factor")).value_or(1.0f);
+    if (!std::isfinite(hp.rope_attn_factor)) f.fail("metadata key '" + key("rope.scaling.attn_factor") + "' is not finite");
+  }
+}
+
+}  // namespace
+
 Hparams read_hparams(const GgufFile& f) {
   const std::string_view arch = f.get_str("general.architecture");
-  if (arch != "nemotron_h")
-    f.fail("architecture '" + gguf::printable(arch) + "' is not supported (supported: " + supported_architectures() + ")");
   Hparams hp;
-  hp.arch = Arch::NemotronH;
+  if (arch == "nemotron_h") hp.arch = Arch::NemotronH;
+  else if (arch == "granitehybrid") hp.arch = Arch::GraniteHybrid;
+  else f.fail("architecture '" + gguf::printable(arch) + "' is not supported (supported: " + supported_architectures() + ")");
+  const bool granite = hp.arch == Arch::GraniteHybrid;
   auto key = [&](const char* suffix) { return arch_key(hp.arch, suffix); };
 
   hp.n_ctx_train = positive_u32(f, key("context_length"));
@@ -216,16 +417,16 @@ Hparams read_hparams(const GgufFile& f) {
     f.fail("metadata key '" + key("block_count") + "' = " + std::to_string(hp.n_layer) + ", but the file has only " +
            std::to_string(f.tensors().size()) + " tensors");
 
-  // Norm epsilon: llama.cpp requires layer_norm_epsilon and lets layer_norm_rms_epsilon override it for
-  // every RMSNorm (llama-graph.cpp build_norm); accept either.
+  // Norm epsilon. nemotron_h: llama.cpp requires layer_norm_epsilon and lets layer_norm_rms_epsilon
+  // override it for every RMSNorm (llama-graph.cpp build_norm); accept either. granitehybrid requires
+  // layer_norm_rms_epsilon.
   std::optional<float> eps = f.opt_f32(key("attention.layer_norm_rms_epsilon"));
-  if (!eps) eps = f.opt_f32(key("attention.layer_norm_epsilon"));
-  if (!eps) f.fail("required metadata key '" + key("attention.layer_norm_epsilon") + "' is missing");
-  if (!(std::isfinite(*eps) && *eps > 0 && *eps < 1)) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%g", static_cast<double>(*eps));
-    f.fail(std::string("norm epsilon ") + buf + " is out of range (0, 1)");
-  }
+  if (!eps && !granite) eps = f.opt_f32(key("attention.layer_norm_epsilon"));
+  if (!eps)
+    f.fail("required metadata key '" + key(granite ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon") +
+           "' is missing");
+  if (!(std::isfinite(*eps) && *eps > 0 && *eps < 1))
+    f.fail("norm epsilon " + fmt_float(static_cast<double>(*eps)) + " is out of range (0, 1)");
   hp.norm_eps = *eps;
 
   // Per-layer attention and MLP sizes (llama-model.cpp: head_count_kv defaults to head_count).
@@ -237,12 +438,16 @@ Hparams read_hparams(const GgufFile& f) {
   auto n_ff = per_layer_u32(f, key("feed_forward_length"), hp.n_layer);
   if (!n_ff) f.fail("required metadata key '" + key("feed_forward_length") + "' is missing");
   hp.n_ff = *n_ff;
+  // Layer kinds. nemotron_h: recurrent iff head_count_kv[il] == 0 && feed_forward_length[il] == 0,
+  // else attention when feed_forward_length[il] == 0, else MLP. granitehybrid: recurrent iff
+  // head_count_kv[il] == 0, else attention (its FFN is part of every layer: read_granite_hybrid).
   hp.kinds.resize(hp.n_layer);
   for (uint32_t il = 0; il < hp.n_layer; ++il) {
-    if (hp.n_head_kv[il] == 0 && hp.n_ff[il] == 0) hp.kinds[il] = LayerKind::Mamba2;
-    else if (hp.n_ff[il] == 0) hp.kinds[il] = LayerKind::Attention;
+    if (hp.n_head_kv[il] == 0 && (granite || hp.n_ff[il] == 0)) hp.kinds[il] = LayerKind::Mamba2;
+    else if (granite || hp.n_ff[il] == 0) hp.kinds[il] = LayerKind::Attention;
     else hp.kinds[il] = LayerKind::Mlp;
   }
+  hp.ffn.assign(hp.n_layer, FfnKind::None);
 
   // Head size: key_length/value_length, else n_embd / n_head(0).
   const std::optional<uint32_t> k_len = f.opt_u32(key("attention.key_length"));
@@ -264,7 +469,7 @@ Hparams read_hparams(const GgufFile& f) {
       f.fail(at + "the head size is unknown: set " + key("attention.key_length") + " (head_count[0] is 0)");
   }
 
-  // Mamba-2 (llama.cpp reads these for every nemotron_h model).
+  // Mamba-2 (llama.cpp reads these for every nemotron_h and granitehybrid model).
   hp.ssm_d_conv = positive_u32(f, key("ssm.conv_kernel"));
   hp.ssm_d_inner = positive_u32(f, key("ssm.inner_size"));
   hp.ssm_d_state = positive_u32(f, key("ssm.state_size"));
@@ -276,6 +481,8 @@ Hparams read_hparams(const GgufFile& f) {
   if (hp.ssm_n_head % hp.ssm_n_group != 0)
     f.fail("ssm.time_step_rank " + std::to_string(hp.ssm_n_head) + " is not a multiple of ssm.group_count " +
            std::to_string(hp.ssm_n_group) + " (ggml_ssm_scan needs heads % groups == 0)");
+
+  if (granite) read_granite_hybrid(f, hp);
 
   // Vocabulary: the rows of token_embd.weight; vocab_size and the tokenizer, when present, must agree.
   const Tensor* embd = f.find_tensor("token_embd.weight");
@@ -318,14 +525,17 @@ ModelTensors bind_tensors(const GgufFile& f, const Hparams& hp) {
       f.fail("tensor " + name + " is missing" +
              (s.per_layer ? " (" + layer_desc(hp, il) + ")" : std::string(" (every ") + arch_name(hp.arch) + " model has it)"));
     }
-    const uint64_t want[2] = {dim_value(s.shape[0], hp, il), dim_value(s.shape[1], hp, il)};
-    const bool one_d = s.shape[1] == Dim::None;
+    const uint64_t want[3] = {dim_value(s.shape[0], hp, il), dim_value(s.shape[1], hp, il), dim_value(s.shape[2], hp, il)};
+    const int dims = s.shape[2] != Dim::None ? 3 : s.shape[1] != Dim::None ? 2 : 1;
     bool ok = static_cast<uint64_t>(t->ne[0]) == want[0] && static_cast<uint64_t>(t->ne[1]) == want[1] &&
-              t->ne[2] == 1 && t->ne[3] == 1;
+              static_cast<uint64_t>(t->ne[2]) == want[2] && t->ne[3] == 1;
     if (!ok) {
-      std::string exp = "{" + std::to_string(want[0]) + (one_d ? "" : ", " + std::to_string(want[1])) + "}";
-      std::string formula = std::string("{") + dim_formula(s.shape[0]) + (one_d ? "" : std::string(", ") + dim_formula(s.shape[1])) + "}";
-      f.fail("tensor " + name + " has shape " + t->shape_string() + ", expected " + exp + " = " + formula);
+      std::string exp = "{", formula = "{";
+      for (int d = 0; d < dims; ++d) {
+        exp += (d ? ", " : "") + std::to_string(want[d]);
+        formula += std::string(d ? ", " : "") + dim_formula(s.shape[d]);
+      }
+      f.fail("tensor " + name + " has shape " + t->shape_string() + ", expected " + exp + "} = " + formula + "}");
     }
     if (s.types == Types::F32Only && t->format != formats::Format::F32)
       f.fail("tensor " + name + " has type " + formats::format_name(t->format) + ", expected F32" + s.note);
@@ -333,13 +543,13 @@ ModelTensors bind_tensors(const GgufFile& f, const Hparams& hp) {
     return t;
   };
 
-  for (const TensorSpec& s : kNemotronH) {
+  for (const TensorSpec& s : table_of(hp.arch)) {
     if (!s.per_layer) {
       mt.global_[static_cast<size_t>(s.role)] = check(s, -1);
       continue;
     }
     for (uint32_t il = 0; il < hp.n_layer; ++il) {
-      if (s.kinds != kAll && !(s.kinds & kind_mask(hp.kinds[il]))) continue;
+      if (s.kinds != kAll && !(s.kinds & layer_mask(hp, il))) continue;
       mt.layers_[il][static_cast<size_t>(s.role)] = check(s, static_cast<int>(il));
     }
   }
@@ -354,9 +564,20 @@ ModelTensors bind_tensors(const GgufFile& f, const Hparams& hp) {
       const std::string suffix = name.substr(static_cast<size_t>(consumed));
       if (layer >= hp.n_layer)
         f.fail("unexpected tensor " + name + ": the model has " + std::to_string(hp.n_layer) + " layers (block_count)");
-      for (const TensorSpec& s : kNemotronH)
+      for (const TensorSpec& s : table_of(hp.arch))
         if (s.per_layer && suffix == s.name)
           f.fail("unexpected tensor " + name + ": " + layer_desc(hp, static_cast<int>(layer)) + ", which has no " + s.name);
+    }
+    // Variants llama.cpp can load but this runtime does not implement: say so rather than "not part of".
+    static const std::pair<const char*, const char*> kUnsupported[] = {
+        {"attn_qkv.weight", "a fused QKV projection is not supported (convert with separate attn_q/attn_k/attn_v)"},
+        {"ffn_gate_up_exps.weight", "fused gate+up expert tensors are not supported"},
+        {"rope_freqs.weight", "RoPE frequency factors are not supported"},
+    };
+    for (const auto& [suffix, why] : kUnsupported) {
+      const std::string sfx(suffix);
+      if (name.size() >= sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0)
+        f.fail("unexpected tensor " + name + ": " + why);
     }
     f.fail("unexpected tensor " + name + ": not part of a " + arch_name(hp.arch) + " model");
   }

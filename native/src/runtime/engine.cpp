@@ -6,6 +6,7 @@
 
 #include "formats/formats.h"
 #include "ops/elementwise.h"
+#include "ops/rope.h"
 #include "ops/ssm.h"
 #include "util/error.h"
 
@@ -92,6 +93,7 @@ Engine::Engine(std::shared_ptr<Model> model, int n_threads, int64_t max_batch)
   for (uint32_t il = 0; il < hp.n_layer; ++il)
     if (hp.kinds[il] == LayerKind::Attention) y_width = std::max<size_t>(y_width, size_t(hp.n_head[il]) * hp.head_dim);
   y_.resize(B * y_width);
+  init_granite_scratch();
 }
 
 State Engine::new_state(int64_t n_ctx) const {
@@ -147,24 +149,33 @@ void Engine::eval_batch(State& state, const int32_t* tokens, int64_t n, bool all
   // h = token_embd[tok] (get_rows: decode the token's row; no embedding scale in nemotron_h)
   const gguf::Tensor* embd = T.get(Role::TokenEmbd);
   for (int64_t t = 0; t < n; ++t) formats::dequantize_row(embd->format, embd->row(tokens[t]), h_.data() + t * E, E);
+  if (hp.embedding_scale != 0.0f)  // granitehybrid µP (llama-graph.cpp build_inp_embd)
+    for (int64_t i = 0; i < n * E; ++i) h_[i] *= hp.embedding_scale;
 
   for (uint32_t il = 0; il < hp.n_layer; ++il) {
     const float* norm = f32(T.get(Role::AttnNorm, il));
-    for (int64_t t = 0; t < n; ++t) ops::rms_norm(h_.data() + t * E, norm, E, hp.norm_eps, x_.data() + t * E);
+    ops::rms_norm_rows(h_.data(), norm, n, E, hp.norm_eps, x_.data());
     switch (hp.kinds[il]) {
       case LayerKind::Mamba2: mamba2(il, state.layers[il], n); break;
       case LayerKind::Attention: attention(il, state.layers[il], state.n_past, n); break;
       case LayerKind::Mlp: mlp(il, n); break;
     }
-    for (int64_t i = 0; i < n * E; ++i) h_[i] += out_[i];  // residual
+    if (hp.residual_scale != 0.0f)  // granitehybrid µP: the branch is scaled before its residual add
+      for (int64_t i = 0; i < n * E; ++i) out_[i] *= hp.residual_scale;
+    ops::add_to(h_.data(), out_.data(), n * E);  // residual
+    if (hp.ffn[il] != model::FfnKind::None) granite_ffn(il, n);  // granitehybrid: the layer's own FFN
   }
   state.n_past += n;
 
   if (!all_logits && !last_logits) return;
   const int64_t first = all_logits ? 0 : n - 1;
   const float* onorm = f32(T.get(Role::OutputNorm));
-  for (int64_t t = first; t < n; ++t) ops::rms_norm(h_.data() + t * E, onorm, E, hp.norm_eps, x_.data() + (t - first) * E);
+  ops::rms_norm_rows(h_.data() + first * E, onorm, n - first, E, hp.norm_eps, x_.data());
   ops::matmul(T.output(), x_.data(), n - first, logits, pool_, mm_);
+  if (hp.logit_scale != 0.0f) {  // granitehybrid: logits / logit_scale, as ggml_scale(cur, 1/s)
+    const float inv = 1.0f / hp.logit_scale;
+    for (int64_t i = 0; i < (n - first) * static_cast<int64_t>(hp.n_vocab); ++i) logits[i] *= inv;
+  }
 }
 
 void Engine::mamba2(int il, LayerState& ls, int64_t n) {
@@ -182,16 +193,7 @@ void Engine::mamba2(int il, LayerState& ls, int64_t n) {
   ops::ssm_scan(d, xbc, P, dt, P, f32(T.get(Role::SsmDtBias, il)), f32(T.get(Role::SsmA, il)), f32(T.get(Role::SsmD, il)),
                 ls.ssm.data(), y_.data(), n, pool_);
   // y = y * silu(z), then RMSNorm per group of d_inner / n_group, times ssm_norm.weight
-  const float* gnorm = f32(T.get(Role::SsmNorm, il));
-  const int64_t gs = Din / d.n_group;
-  pool_.parallel_for(n, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t t = b; t < e; ++t) {
-      float* yt = y_.data() + t * Din;
-      const float* z = big_.data() + t * P;
-      for (int64_t i = 0; i < Din; ++i) yt[i] = ops::silu(z[i]) * yt[i];
-      for (int64_t g = 0; g < d.n_group; ++g) ops::rms_norm(yt + g * gs, gnorm + g * gs, gs, hp.norm_eps, yt + g * gs);
-    }
-  });
+  ops::ssm_gate_norm(d, y_.data(), n, big_.data(), P, f32(T.get(Role::SsmNorm, il)), hp.norm_eps, pool_);
   ops::matmul(*T.get(Role::SsmOut, il), y_.data(), n, out_.data(), pool_, mm_);
 }
 
@@ -213,9 +215,15 @@ void Engine::attention(int il, LayerState& ls, int64_t n_past, int64_t n) {
   add_bias(Role::AttnQBias, q, q_dim);
   add_bias(Role::AttnKBias, ls.kv->k.data() + n_past * kv_dim, kv_dim);
   add_bias(Role::AttnVBias, ls.kv->v.data() + n_past * kv_dim, kv_dim);
+  if (hp.rope) {  // granitehybrid unless rope.scaling.finetuned is false: RoPE on q and the new keys
+    const ops::RopeParams rp{hp.n_rot, hp.rope_freq_base, hp.rope_freq_scale, hp.rope_attn_factor};
+    ops::rope_norm(q, n, nh, hd, n_past, rp);
+    ops::rope_norm(ls.kv->k.data() + n_past * kv_dim, n, nkv, hd, n_past, rp);
+  }
+  // kq_scale: granitehybrid's attention.scale when the file has one, else 1/sqrt(head_dim).
+  const float kq_scale = hp.attention_scale != 0.0f ? hp.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd));
   float* o = y_.data();
-  ops::attention(q, n, n_past, ls.kv->k.data(), ls.kv->v.data(), nh, nkv, hd, 1.0f / std::sqrt(static_cast<float>(hd)), o,
-                 pool_, attn_);
+  ops::attention(q, n, n_past, ls.kv->k.data(), ls.kv->v.data(), nh, nkv, hd, kq_scale, o, pool_, attn_);
   ops::matmul(*T.get(Role::AttnOut, il), o, n, out_.data(), pool_, mm_);
   add_bias(Role::AttnOutBias, out_.data(), hp.n_embd);
 }
@@ -229,10 +237,7 @@ void Engine::mlp(int il, int64_t n) {
   if (const gguf::Tensor* b = T.get(Role::FfnUpBias, il))
     for (int64_t t = 0; t < n; ++t)
       for (int64_t i = 0; i < ff; ++i) up[t * ff + i] += f32(b)[i];
-  for (int64_t i = 0; i < n * ff; ++i) {  // squared ReLU (LLM_FFN_RELU_SQR), no gate
-    const float r = up[i] > 0.0f ? up[i] : 0.0f;
-    up[i] = r * r;
-  }
+  ops::relu_sqr(up, n * ff);  // squared ReLU (LLM_FFN_RELU_SQR), no gate
   ops::matmul(*T.get(Role::FfnDown, il), up, n, out_.data(), pool_, mm_);
   if (const gguf::Tensor* b = T.get(Role::FfnDownBias, il))
     for (int64_t t = 0; t < n; ++t)

@@ -85,6 +85,16 @@ class Engine {
   void attention(int il, LayerState& ls, int64_t n_past, int64_t n);
   void mlp(int il, int64_t n);
 
+  // granitehybrid (granite.cpp): the FFN that follows the mixer inside every layer — RMSNorm, a SwiGLU
+  // or a mixture of experts (+ shared expert), residual scale, residual add into h_.
+  void granite_ffn(int il, int64_t n);
+  void moe_ffn(int il, int64_t n);
+  // out[n][E] = down(silu(gate(x)) * up(x)) (+ the optional biases of the dense FFN).
+  void swiglu_ffn(const gguf::Tensor& gate, const gguf::Tensor& up, const gguf::Tensor& down, const float* x, int64_t n,
+                  float* out, const gguf::Tensor* gate_b = nullptr, const gguf::Tensor* up_b = nullptr,
+                  const gguf::Tensor* down_b = nullptr);
+  void init_granite_scratch();  // sizes ffn_ for max_batch tokens (constructor)
+
   std::shared_ptr<Model> model_;
   cpu::ThreadPool pool_;
   int64_t max_batch_;
@@ -93,6 +103,16 @@ class Engine {
   std::vector<float> h_, x_, big_, y_, out_;
   ops::MatmulScratch mm_;
   ops::AttentionScratch attn_;
+  // granitehybrid FFN workspace (granite.cpp), for max_batch tokens.
+  struct FfnScratch {
+    std::vector<float> gate, up;        // [B][max(n_ff, n_ff_shexp)]
+    std::vector<float> router;          // [B][n_expert] router logits
+    std::vector<int32_t> ids;           // [B][k] routed experts, best first
+    std::vector<float> weights;         // [B][k] their renormalized weights
+    std::vector<int32_t> offsets, members;  // the (token * k + slot) pairs routed to each expert, grouped
+    std::vector<float> xs, ys;          // one expert's gathered inputs / outputs [B][E]
+    std::vector<float> slots;           // [B][k][E] each routed expert's weighted output
+  } ffn_;
 };
 
 }  // namespace hybrid::runtime

@@ -204,7 +204,7 @@ export async function readGgufSummary(readAt: ReadAt, fileSize: number): Promise
 }
 
 /** Architectures the runtime runs (native/src/model/); others are listed but marked unsupported. */
-export const SUPPORTED_ARCHITECTURES: readonly string[] = ['nemotron_h'];
+export const SUPPORTED_ARCHITECTURES: readonly string[] = ['nemotron_h', 'granitehybrid'];
 
 export function formatParameters(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
