@@ -1,5 +1,6 @@
-// Small element-wise ops with llama.cpp's exact float semantics (ggml-cpu vec.h / ops.cpp), so that
-// our activations round the same way as llama.cpp's.
+// Small element-wise ops with llama.cpp's float semantics (ggml-cpu vec.h / ops.cpp), so that our
+// activations round the same way as llama.cpp's. The scalar forms are the definitions; the row ops below
+// use AVX-512 where the CPU has it (same formulas; sums of squares in double, summed in a different order).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -17,5 +18,12 @@ inline void rms_norm(const float* x, const float* w, int64_t n, float eps, float
   const float scale = 1.0f / std::sqrt(mean + eps);
   for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
 }
+
+// rms_norm of each of n_rows rows of n values (x and y with row stride n).
+void rms_norm_rows(const float* x, const float* w, int64_t n_rows, int64_t n, float eps, float* y);
+// x[i] = max(x[i], 0)^2 (LLM_FFN_RELU_SQR).
+void relu_sqr(float* x, int64_t n);
+// h[i] += d[i] (the residual stream).
+void add_to(float* h, const float* d, int64_t n);
 
 }  // namespace hybrid::ops

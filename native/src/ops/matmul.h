@@ -13,8 +13,14 @@ namespace hybrid::ops {
 
 // Scratch that a caller keeps across calls so the decode loop never allocates after warm-up.
 struct MatmulScratch {
-  std::vector<uint8_t> xq;
+  std::vector<uint8_t> xq;      // one-token path: converted activations
+  std::vector<uint8_t> packed;  // many-token path: packed activation groups (64-byte aligned inside)
+  std::vector<uint8_t> panels;  // many-token path: one weight panel per thread
 };
+
+// Below this many tokens a matmul runs the one-token kernels per token; from it on, the many-token
+// kernels (gemm_kernels.h) where the CPU and format have them. Both give identical results.
+constexpr int64_t kGemmMinTokens = 6;
 
 void matmul(const gguf::Tensor& w, const float* x, int64_t n_tokens, float* y, cpu::ThreadPool& pool,
             MatmulScratch& scratch);

@@ -3,6 +3,12 @@
 // same instructions where it is a float operation. Only included where HYBRID_X86_KERNELS is set.
 #pragma once
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// GCC 12's AVX-512 headers pass _mm512_undefined_*() (a self-initialised variable) as the unused merge
+// source of unmasked intrinsics, which -Wuninitialized reports at every use; nothing is read from it.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <cmath>

@@ -6,14 +6,24 @@
 #include <vector>
 
 #include "ops/elementwise.h"
+#include "ops/ssm_kernels.h"
 
+// Portable loops, and the dispatch to the SIMD bodies of ssm_kernels.h. A thread only pays off for tens
+// of microseconds of work: one decode token's conv or gate stays on one thread, a prefill chunk spreads.
 namespace hybrid::ops {
 
 void ssm_conv(const SsmDims& d, float* xbc, int64_t n_tokens, int64_t stride, const float* weight,
               const float* bias, float* conv_state, cpu::ThreadPool& pool) {
   const int64_t K = d.d_conv, C = d.channels;
-  // A thread only pays off for tens of microseconds of work: one decode token's conv (C*K MACs) stays on
-  // one thread, a prefill chunk spreads out.
+  if (detail::ssm_avx512()) {
+    // Slices of 16 channels; about 64K multiply-adds per thread at least.
+    const int64_t blocks = (C + 15) / 16;
+    const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, 16 * n_tokens * K));
+    pool.parallel_for(blocks, grain, [&](int64_t b, int64_t e, int) {
+      detail::ssm_conv_avx512(d, xbc, n_tokens, stride, weight, bias, conv_state, b * 16, std::min(C, e * 16));
+    });
+    return;
+  }
   const int64_t grain = std::max<int64_t>(64, (1 << 16) / std::max<int64_t>(1, n_tokens * K));
   pool.parallel_for(C, grain, [&](int64_t cb, int64_t ce, int) {
     float window[16];  // K <= 16 (checked at load)
@@ -24,8 +34,8 @@ void ssm_conv(const SsmDims& d, float* xbc, int64_t n_tokens, int64_t stride, co
       for (int64_t t = 0; t < n_tokens; ++t) {
         float& v = xbc[t * stride + c];
         window[K - 1] = v;
-        float acc = 0.0f;
-        for (int64_t k = 0; k < K; ++k) acc += window[k] * wc[k];
+        float acc = window[0] * wc[0];
+        for (int64_t k = 1; k < K; ++k) acc = std::fma(window[k], wc[k], acc);
         for (int64_t k = 0; k < K - 1; ++k) window[k] = window[k + 1];
         v = silu(acc + bias[c]);
       }
@@ -40,6 +50,14 @@ void ssm_scan(const SsmDims& d, const float* xbc, int64_t xbc_stride, const floa
   const int64_t H = d.n_head, N = d.d_state, G = d.n_group, P = d.head_dim(), Din = d.d_inner;
   const int64_t heads_per_group = H / G;
   const int64_t grain = std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, n_tokens * P * N));
+  if (detail::ssm_avx512() && N % 16 == 0 && N <= 256 && ((N / 16) & (N / 16 - 1)) == 0) {
+    pool.parallel_for(H, grain, [&](int64_t hb, int64_t he, int) {
+      thread_local std::vector<float> tmp;
+      if (tmp.size() < static_cast<size_t>(2 * n_tokens)) tmp.resize(2 * n_tokens);
+      detail::ssm_scan_avx512(d, xbc, xbc_stride, dt, dt_stride, dt_bias, a, d_skip, state, y, n_tokens, hb, he, tmp.data());
+    });
+    return;
+  }
   pool.parallel_for(H, grain, [&](int64_t hb, int64_t he, int) {
     for (int64_t t = 0; t < n_tokens; ++t) {
       const float* xt = xbc + t * xbc_stride;
@@ -64,6 +82,24 @@ void ssm_scan(const SsmDims& d, const float* xbc, int64_t xbc_stride, const floa
           y[t * Din + h * P + i] = sum + x * d_skip[h];
         }
       }
+    }
+  });
+}
+
+void ssm_gate_norm(const SsmDims& d, float* y, int64_t n_tokens, const float* z, int64_t z_stride, const float* norm_w,
+                   float eps, cpu::ThreadPool& pool) {
+  const int64_t Din = d.d_inner, gs = Din / d.n_group;
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(1, Din));
+  pool.parallel_for(n_tokens, grain, [&](int64_t b, int64_t e, int) {
+    if (detail::ssm_avx512()) {
+      detail::ssm_gate_norm_avx512(d, y, z, z_stride, norm_w, eps, b, e);
+      return;
+    }
+    for (int64_t t = b; t < e; ++t) {
+      float* yt = y + t * Din;
+      const float* zt = z + t * z_stride;
+      for (int64_t i = 0; i < Din; ++i) yt[i] = silu(zt[i]) * yt[i];
+      for (int64_t g = 0; g < d.n_group; ++g) rms_norm(yt + g * gs, norm_w + g * gs, gs, eps, yt + g * gs);
     }
   });
 }

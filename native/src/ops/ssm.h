@@ -1,5 +1,5 @@
 // The Mamba-2 ops: causal depthwise conv1d with its rolling state, and the selective state update
-// (recurrent form). Semantics of llama.cpp's ggml_ssm_conv / ggml_ssm_scan (ggml-cpu ops.cpp) for the
+// (recurrent form), then the gated group norm. Semantics of llama.cpp's ggml_ssm_conv / ggml_ssm_scan (ggml-cpu ops.cpp) for the
 // scalar-A Mamba-2 case; formulas in shared/docs/nemotron-h-gguf.md.
 #pragma once
 #include <cstdint>
@@ -28,5 +28,11 @@ void ssm_conv(const SsmDims& d, float* xbc, int64_t n_tokens, int64_t stride, co
 void ssm_scan(const SsmDims& d, const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_stride,
               const float* dt_bias, const float* a /*[H], = -exp(A_log)*/, const float* d_skip /*[H]*/,
               float* state, float* y, int64_t n_tokens, cpu::ThreadPool& pool);
+
+// The gate and norm after the scan (llama.cpp: ggml_swiglu_split(z, y) then the grouped RMSNorm):
+// y[t] = y[t] * silu(z[t]), then each of the n_group contiguous groups of d_inner / n_group values is
+// RMS-normalised (eps) and multiplied by norm_w (the ssm_norm weight, [d_inner]). In place on y[t][D_in].
+void ssm_gate_norm(const SsmDims& d, float* y, int64_t n_tokens, const float* z, int64_t z_stride, const float* norm_w,
+                   float eps, cpu::ThreadPool& pool);
 
 }  // namespace hybrid::ops

@@ -31,6 +31,10 @@ constexpr auto kYieldFor = std::chrono::microseconds(2000);
 // The caller waiting for chunks already running on other threads spins this long, then yields (the
 // thread it waits for may be waiting for this very core).
 constexpr auto kWaitSpinFor = std::chrono::microseconds(20);
+// The oversubscription guard judges the workers every kJudgeJobs jobs and, when they cost more than they
+// saved, runs the next kSoloJobs jobs on the caller alone (a few decode steps), then tries again.
+constexpr int kJudgeJobs = 32;
+constexpr uint64_t kSoloJobs = 256;
 
 }  // namespace
 
@@ -65,11 +69,12 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::work(int thread) {
+int64_t ThreadPool::work(int thread) {
   const Job& job = job_;
-  for (;;) {
+  int64_t done = 0;
+  for (;; ++done) {
     const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
-    if (c >= job.n_chunks) return;
+    if (c >= job.n_chunks) return done;
     const int64_t b = c * job.chunk;
     (*job.fn)(b, std::min(job.n, b + job.chunk), thread);
   }
@@ -124,17 +129,29 @@ void ThreadPool::dispatch(const Job& job) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
   }
-  work(0);
+  const auto t0 = Clock::now();
+  const int64_t mine = work(0);
+  const auto t1 = Clock::now();
   // No chunk is left to take: close the job to late joiners and wait for the chunks still running.
   uint64_t now = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
   if ((now & kInside) != 0) {
-    const auto t0 = Clock::now();
     for (int i = 1; (state_.load(std::memory_order_acquire) & kInside) != 0; ++i) {
-      if ((i & 63) == 0 && Clock::now() - t0 > kWaitSpinFor) std::this_thread::yield();
+      if ((i & 63) == 0 && Clock::now() - t1 > kWaitSpinFor) std::this_thread::yield();
       else HYBRID_PAUSE();
     }
   }
   job_ = Job();
+  // Oversubscription guard: what did the workers cost against the caller doing every chunk itself?
+  if (mine > 0) {
+    const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double alone = std::chrono::duration<double>(t1 - t0).count() * static_cast<double>(job.n_chunks) / mine;
+    cost_balance_ += took - alone;
+    if (++jobs_judged_ == kJudgeJobs) {
+      if (cost_balance_ > 0) solo_until_ = jobs_.load(std::memory_order_relaxed) + kSoloJobs;
+      cost_balance_ = 0;
+      jobs_judged_ = 0;
+    }
+  }
 }
 
 void ThreadPool::run(const std::function<void(int)>& fn) {
@@ -149,6 +166,11 @@ void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<v
   const int64_t n_chunks = (n + chunk - 1) / chunk;
   if (n_threads_ == 1 || n_chunks == 1) {
     fn(0, n, 0);
+    return;
+  }
+  if (jobs_.load(std::memory_order_relaxed) < solo_until_) {  // the guard says: the caller alone
+    jobs_.fetch_add(1, std::memory_order_relaxed);
+    for (int64_t b = 0; b < n; b += chunk) fn(b, std::min(n, b + chunk), 0);
     return;
   }
   Job job;

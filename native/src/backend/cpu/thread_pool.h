@@ -8,6 +8,12 @@
 //
 // Idle workers spin for a short time (the next op of a decode step usually follows within tens of
 // microseconds), then yield, then sleep on a condition variable; a job never waits for a sleeper to wake.
+//
+// When the machine is oversubscribed, a worker can still be preempted in the middle of a chunk, and the
+// caller then waits for the OS to run it again. The pool measures this: per job it compares the time the
+// job took with what the caller alone would have needed (its own time per chunk times the chunks), and
+// when the threads have cost more than they saved over recent jobs it runs the following jobs on the
+// caller alone for a while, then tries the workers again. On a quiet machine this never triggers.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -55,7 +61,7 @@ class ThreadPool {
     int64_t n = 0, chunk = 1, n_chunks = 0;
   };
   void worker(int index);
-  void work(int thread);  // take chunks of the current job until none are left
+  int64_t work(int thread);  // take chunks of the current job until none are left; returns how many
   void dispatch(const Job& job);
 
   int n_threads_;
@@ -68,6 +74,11 @@ class ThreadPool {
   std::atomic<int64_t> next_chunk_{0};
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> jobs_{0};
+  // Oversubscription guard (caller thread only): seconds the workers cost (+) or saved (-) over the
+  // jobs since the last verdict, and the job count until which jobs run on the caller alone.
+  double cost_balance_ = 0.0;
+  int jobs_judged_ = 0;
+  uint64_t solo_until_ = 0;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::atomic<int> sleepers_{0};
