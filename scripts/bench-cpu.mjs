@@ -3,8 +3,9 @@
 // run; plus the machine's read bandwidth (decode's roofline) measured in the same run.
 //   npm run bench:cpu -- --formats f16,q8_0,q4_k --threads 2 --prompt 256 --gen 64 [--rounds 3] [--cli PATH]
 // On a shared machine the two runtimes see different neighbours unless they alternate: each format runs
-// `rounds` rounds of (ours, llama.cpp) and each side keeps its best round; the read bandwidth is measured
-// before and after and the better figure is the roofline. The load average is printed with the table.
+// `rounds` rounds of (read bandwidth, ours, llama.cpp) and each side keeps its best round; the roofline is
+// the best read bandwidth seen (`hybrid opbench --op read`: 512 MiB, AVX2 loads, the same threads). The
+// load average is printed with the table.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -68,7 +69,8 @@ async function llamaRound(m, vocab) {
 }
 
 const loadStart = load();
-const bw0 = hybrid(['membw', '--threads', String(threads)]).read_gbs;
+const reads = [];
+const readBandwidth = () => reads.push(hybrid(['opbench', '--op', 'read', '--mb', '512', '--threads', String(threads), '--reps', '3']).read_gbs);
 console.log(`${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} logical cores; load average ${loadStart}`);
 const rows = [];
 for (const f of formats) {
@@ -78,6 +80,7 @@ for (const f of formats) {
   const best = { ours: { prefill_tps: 0, decode_tps: 0 }, peer: { prefill_tps: 0, decode_tps: 0 } };
   let bytes = 0;
   for (let r = 0; r < rounds; r++) {
+    readBandwidth();
     const ours = hybrid(['bench', file, '--prompt-tokens', String(nPrompt), '--gen-tokens', String(nGen), '--threads', String(threads), '--reps', '1']);
     bytes = ours.weight_bytes_per_token;
     const peer = await llamaRound(m, info.vocabSize);
@@ -91,8 +94,8 @@ for (const f of formats) {
   console.log(JSON.stringify(rows.at(-1)));
 }
 await llama.dispose();
-const bw1 = hybrid(['membw', '--threads', String(threads)]).read_gbs;
-const bw = Math.max(bw0, bw1);
+readBandwidth();
+const bw = Math.max(...reads);
 
 const table = rows.map(({ format, params, bytes, ours, peer }) => ({
   format,
@@ -108,6 +111,6 @@ const table = rows.map(({ format, params, bytes, ours, peer }) => ({
   'of roofline': `${((100 * bytes * ours.decode_tps) / (bw * 1e9)).toFixed(0)}%`,
 }));
 console.log(`\n${preset} fixture, ${nPrompt} prompt tokens, ${nGen} generated, ${threads} threads, best of ${rounds} alternating rounds (tok/s; ratio = ours / llama.cpp)`);
-console.log(`read bandwidth ${bw0.toFixed(1)} / ${bw1.toFixed(1)} GB/s before / after (roofline: the better, ${bw.toFixed(1)} GB/s; weights read per decode step as "hybrid bench" counts them)`);
+console.log(`read bandwidth ${Math.min(...reads).toFixed(1)}..${bw.toFixed(1)} GB/s over ${reads.length} measurements (roofline: ${bw.toFixed(1)} GB/s; bytes per decode step as "hybrid bench" counts them)`);
 console.log(`load average: ${loadStart} at the start, ${load()} at the end (1, 5, 15 min)`);
 console.table(table);

@@ -14,6 +14,8 @@
 #include <napi.h>
 
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -54,11 +56,29 @@ double num_field(const Napi::Object& o, const char* key, double fallback) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined() || v.IsNull()) return fallback;
   if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string(key) + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) throw Napi::RangeError::New(o.Env(), std::string(key) + " must be a finite number");
+  return d;
 }
 
+// Converting a double outside the destination type's range is undefined behaviour ([conv.fpint],
+// [conv.double]): such values are refused, not converted.
 int64_t int_field(const Napi::Object& o, const char* key, int64_t fallback) {
-  return static_cast<int64_t>(num_field(o, key, static_cast<double>(fallback)));
+  const double d = num_field(o, key, static_cast<double>(fallback));
+  if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) throw Napi::RangeError::New(o.Env(), std::string(key) + " is out of range");
+  return static_cast<int64_t>(d);
+}
+
+float float_field(const Napi::Object& o, const char* key, float fallback) {
+  const double d = num_field(o, key, fallback);
+  if (std::fabs(d) > std::numeric_limits<float>::max()) throw Napi::RangeError::New(o.Env(), std::string(key) + " is out of range");
+  return static_cast<float>(d);
+}
+
+uint64_t bytes_field(const Napi::Object& o, const char* key, uint64_t fallback) {
+  const double d = num_field(o, key, static_cast<double>(fallback));
+  if (!(d >= 0 && d < 18446744073709551616.0)) throw Napi::RangeError::New(o.Env(), std::string(key) + " must be a byte count >= 0");
+  return static_cast<uint64_t>(d);
 }
 
 bool bool_field(const Napi::Object& o, const char* key, bool fallback) {
@@ -162,12 +182,11 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Function on_progress = info.Length() > 2 && info[2].IsFunction() ? info[2].As<Napi::Function>() : Napi::Function();
   const int threads = static_cast<int>(int_field(opts, "threads", 0));
   const int64_t max_batch = int_field(opts, "maxBatch", 64);
-  const double state_budget = num_field(opts, "stateBudgetBytes", 0.0);
-  if (!(state_budget >= 0)) throw Napi::RangeError::New(env, "stateBudgetBytes must be >= 0");
+  const uint64_t state_budget = bytes_field(opts, "stateBudgetBytes", 0);
   if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "threads must be in 0..1024");
   if (max_batch < 1 || max_batch > 4096) throw Napi::RangeError::New(env, "maxBatch must be in 1..4096");
   auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), threads, max_batch, on_progress);
-  w->state_budget_ = static_cast<uint64_t>(state_budget);
+  w->state_budget_ = state_budget;
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -347,13 +366,13 @@ GenerateRequest parse_request(Napi::Env env, const Napi::Object& o, const Loaded
   if (s.IsObject()) {
     auto so = s.As<Napi::Object>();
     auto& sp = r.sampling;
-    sp.temperature = static_cast<float>(num_field(so, "temperature", sp.temperature));
+    sp.temperature = float_field(so, "temperature", sp.temperature);
     sp.top_k = static_cast<int32_t>(int_field(so, "topK", sp.top_k));
-    sp.top_p = static_cast<float>(num_field(so, "topP", sp.top_p));
-    sp.min_p = static_cast<float>(num_field(so, "minP", sp.min_p));
-    sp.repeat_penalty = static_cast<float>(num_field(so, "repeatPenalty", sp.repeat_penalty));
-    sp.presence_penalty = static_cast<float>(num_field(so, "presencePenalty", sp.presence_penalty));
-    sp.frequency_penalty = static_cast<float>(num_field(so, "frequencyPenalty", sp.frequency_penalty));
+    sp.top_p = float_field(so, "topP", sp.top_p);
+    sp.min_p = float_field(so, "minP", sp.min_p);
+    sp.repeat_penalty = float_field(so, "repeatPenalty", sp.repeat_penalty);
+    sp.presence_penalty = float_field(so, "presencePenalty", sp.presence_penalty);
+    sp.frequency_penalty = float_field(so, "frequencyPenalty", sp.frequency_penalty);
     sp.penalty_last_n = static_cast<int32_t>(int_field(so, "penaltyLastN", sp.penalty_last_n));
     sp.seed = static_cast<uint64_t>(int_field(so, "seed", 0));
   }
@@ -459,7 +478,7 @@ class Model : public Napi::ObjectWrap<Model> {
     doc->n_ctx = int_field(opts, "contextLength", 4096);
     doc->policy.stride = int_field(opts, "checkpointStride", doc->policy.stride);
     doc->policy.dense = int_field(opts, "checkpointDense", doc->policy.dense);
-    doc->policy.budget_bytes = static_cast<uint64_t>(num_field(opts, "checkpointBudgetBytes", static_cast<double>(doc->policy.budget_bytes)));
+    doc->policy.budget_bytes = bytes_field(opts, "checkpointBudgetBytes", doc->policy.budget_bytes);
     doc->policy.enabled = bool_field(opts, "checkpoints", true);
     if (doc->n_ctx < 16 || doc->n_ctx > (1 << 24)) throw Napi::RangeError::New(env, "contextLength must be in 16..16777216");
     if (doc->policy.stride < 1 || doc->policy.dense < 1) throw Napi::RangeError::New(env, "checkpointStride and checkpointDense must be >= 1");

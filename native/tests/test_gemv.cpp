@@ -149,13 +149,32 @@ TEST("many-token kernels quantize activations exactly like formats::quantize_row
   }
 }
 
+TEST("SIMD activation converters write formats::quantize_activations' bytes") {
+  std::mt19937 rng(31);
+  for (Format f : {Format::Q8_0, Format::Q4_K, Format::F16}) {
+    ops::QuantizeFn q = ops::quantize_kernel(f);
+    if (!q) continue;
+    for (int64_t n : {256, 1024, 4096}) {
+      std::vector<std::vector<float>> rows = {random_x(n, rng), std::vector<float>(n, 0.0f), std::vector<float>(n)};
+      for (int64_t j = 0; j < n; ++j) rows[2][j] = j % 32 == 0 ? -127.0f : j % 32 == 1 ? 127.0f : static_cast<float>(j % 254 - 127) + 0.5f;
+      for (auto& x : rows) {
+        const size_t bytes = formats::activation_bytes(f, n);
+        std::vector<uint8_t> want(bytes, 0xAB), got(bytes, 0xCD);
+        formats::quantize_activations(f, x.data(), want.data(), n);
+        q(x.data(), got.data(), n);
+        CHECK(want == got);
+      }
+    }
+  }
+}
+
 TEST("a batch through matmul equals its tokens one at a time, bit for bit, for any thread count") {
   std::mt19937 rng(23);
   for (Format f : {Format::F32, Format::F16, Format::Q8_0, Format::Q4_K, Format::Q6_K, Format::Q5_0}) {
     const int64_t rows = 45, cols = 512;
     auto w = random_rows(f, rows, cols, rng);
     gguf::Tensor t = tensor_of(f, w, rows, cols);
-    for (int64_t T : {ops::kGemmMinTokens, int64_t{40}}) {
+    for (int64_t T : {3, 6, 40}) {
       auto x = random_x(T * cols, rng);
       std::vector<float> one(T * rows);
       {

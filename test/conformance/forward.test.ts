@@ -63,7 +63,7 @@ for (const c of cases) {
       const V = got[0].length;
       const ctx = await exactContext(model, 256);
       const want = await peerLogits(ctx.getSequence(), prompt, V);
-      let worst = 0;
+      let worst = 0, nearTies = 0;
       for (let t = 0; t < prompt.length; t++) {
         let lo = Infinity, hi = -Infinity, err = 0, argOurs = 0, argPeer = 0;
         for (let i = 0; i < V; i++) {
@@ -75,8 +75,15 @@ for (const c of cases) {
           if (want[t][i] > want[t][argPeer]) argPeer = i;
         }
         worst = Math.max(worst, err / (hi - lo));
-        assert.equal(argOurs, argPeer, `top-1 differs at position ${t}`);
+        if (argOurs !== argPeer) {
+          // Only where llama.cpp's own top two are a near-tie (far below the tolerance): one quantized
+          // activation rounding the other way moves logits by more than that (shared/docs/nemotron-h-gguf.md).
+          const peerMargin = (want[t][argPeer] - want[t][argOurs]) / (hi - lo);
+          assert.ok(peerMargin <= 1e-3, `top-1 differs at position ${t}: ours ${argOurs}, llama.cpp ${argPeer}, llama.cpp's margin ${peerMargin.toExponential(2)} of the range`);
+          nearTies++;
+        }
       }
+      assert.ok(nearTies <= 1, `top-1 differs at ${nearTies} near-tie positions`);
       assert.ok(worst <= c.tol, `max logit error ${worst.toExponential(2)} of the range > ${c.tol}`);
       await ctx.dispose();
 

@@ -459,13 +459,50 @@ struct GemmImpl {
 
   // ------------------------------------------------------------------------------------------------
 
+  // Crossovers measured with `hybrid opbench --op matmul --tokens T` against HYBRID_GEMM=none (4096 x 1024
+  // weights, AVX-512): the integer kernels pay for their 16-token groups and weight panels from about 6
+  // tokens on, the float kernels (groups of 3-4 tokens) from 3.
+  static constexpr int64_t kIntMinTokens = 6, kFloatMinTokens = 3;
+
   template <Fmt W>
   static GemmKernel int_entry() {
-    return GemmKernel{L, kRows, int_group_bytes<W>, int_pack_group<W>, int_panel_bytes<W>, int_run_tile<W>};
+    return GemmKernel{L, kRows, kIntMinTokens, int_group_bytes<W>, int_pack_group<W>, int_panel_bytes<W>, int_run_tile<W>};
   }
   template <bool kF16>
   static GemmKernel float_entry() {
-    return GemmKernel{kFT, kFR, float_group_bytes<kF16>, float_pack_group<kF16>, float_panel_bytes<kF16>, float_run_tile<kF16>};
+    return GemmKernel{kFT, kFR, kFloatMinTokens, float_group_bytes<kF16>, float_pack_group<kF16>, float_panel_bytes<kF16>,
+                      float_run_tile<kF16>};
+  }
+
+  // Whole rows in formats' own activation layouts (for the one-token path), bit for bit
+  // formats::quantize_activations.
+  static void quantize_row_q8_0(const float* x, void* out, int64_t n) {
+    formats::BlockQ8_0* y = static_cast<formats::BlockQ8_0*>(out);
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float d;
+      quantize_block_q8_0(x + 32 * b, y[b].qs, &d);
+      y[b].d = formats::fp32_to_fp16(d);  // d is already an f16 value: exact
+    }
+  }
+  static void quantize_row_q8_k(const float* x, void* out, int64_t n) {
+    formats::BlockQ8_K* y = static_cast<formats::BlockQ8_K*>(out);
+    for (int64_t b = 0; b < n / 256; ++b) quantize_block_q8_k(x + 256 * b, y[b].qs, &y[b].d, y[b].bsums);
+  }
+  static void quantize_row_f16(const float* x, void* out, int64_t n) {
+    uint16_t* y = static_cast<uint16_t*>(out);
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8)  // vcvtps2ph rounds to nearest even, like fp32_to_fp16
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y + k), _mm256_cvtps_ph(_mm256_loadu_ps(x + k), _MM_FROUND_TO_NEAREST_INT));
+    for (; k < n; ++k) y[k] = formats::fp32_to_fp16(x[k]);
+  }
+
+  static QuantizeFn quantizer(formats::Format w) {
+    switch (formats::activation_format(w)) {
+      case formats::Format::Q8_0: return quantize_row_q8_0;
+      case formats::Format::Q8_K: return quantize_row_q8_k;
+      case formats::Format::F16: return quantize_row_f16;
+      default: return nullptr;
+    }
   }
 
   // The kernel for weights of format f, or nullptr.

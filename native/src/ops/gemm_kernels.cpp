@@ -11,6 +11,8 @@ namespace hybrid::ops {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 const GemmKernel* gemm_kernel_avx512(formats::Format f);
 const GemmKernel* gemm_kernel_avxvnni(formats::Format f);
+QuantizeFn quantize_kernel_avx512(formats::Format w);
+QuantizeFn quantize_kernel_avxvnni(formats::Format w);
 
 namespace {
 enum class GemmIsa { None, AvxVnni, Avx512 };
@@ -39,6 +41,14 @@ const GemmKernel* gemm_kernel(formats::Format f) {
   }
 }
 
+QuantizeFn quantize_kernel(formats::Format w) {
+  switch (gemm_isa_choice()) {
+    case GemmIsa::Avx512: return quantize_kernel_avx512(w);
+    case GemmIsa::AvxVnni: return quantize_kernel_avxvnni(w);
+    default: return nullptr;
+  }
+}
+
 const char* gemm_isa() {
   switch (gemm_isa_choice()) {
     case GemmIsa::Avx512: return "avx512vnni";
@@ -50,6 +60,7 @@ const char* gemm_isa() {
 #else
 
 const GemmKernel* gemm_kernel(formats::Format) { return nullptr; }
+QuantizeFn quantize_kernel(formats::Format) { return nullptr; }
 const char* gemm_isa() { return "none"; }
 
 #endif

@@ -23,6 +23,7 @@ namespace hybrid::ops {
 struct GemmKernel {
   int64_t group_tokens;  // tokens per packed group
   int64_t tile_rows;     // rows per run_tile
+  int64_t min_tokens;    // below this many tokens the one-token kernels are faster (matmul uses them)
   // Bytes of one packed group for rows of n values.
   size_t (*group_bytes)(int64_t n);
   // Packs tokens x[t * ldx .. + n) for t < n_tokens (<= group_tokens; missing tokens are zeros).
@@ -36,6 +37,11 @@ struct GemmKernel {
 
 // The many-token kernel for weights of format `f` on this CPU, or nullptr (use the one-token kernels).
 const GemmKernel* gemm_kernel(formats::Format f);
+
+// A SIMD converter of activations for weights of format `w` into formats' own layout, bit for bit
+// formats::quantize_activations (Q8_0, Q8_K and f16 activations), or nullptr (use that one).
+using QuantizeFn = void (*)(const float* x, void* xq, int64_t n);
+QuantizeFn quantize_kernel(formats::Format w);
 const char* gemm_isa();  // "avx512vnni" or "none"
 
 }  // namespace hybrid::ops

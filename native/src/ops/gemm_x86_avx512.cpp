@@ -56,6 +56,7 @@ struct V512 {
 }  // namespace
 
 const GemmKernel* gemm_kernel_avx512(formats::Format f) { return GemmImpl<V512>::get(f); }
+QuantizeFn quantize_kernel_avx512(formats::Format w) { return GemmImpl<V512>::quantizer(w); }
 
 }  // namespace hybrid::ops
 

@@ -62,6 +62,7 @@ struct V256 {
 }  // namespace
 
 const GemmKernel* gemm_kernel_avxvnni(formats::Format f) { return GemmImpl<V256>::get(f); }
+QuantizeFn quantize_kernel_avxvnni(formats::Format w) { return GemmImpl<V256>::quantizer(w); }
 
 }  // namespace hybrid::ops
 

@@ -97,57 +97,75 @@ AVX2_FN inline __m128i unpack_scales_k4(const formats::BlockQ4_K& b) {
   return _mm_blend_epi32(even, odd, 0xA);
 }
 
+// d and dmin (adjacent f16s) of four Q4_K blocks: [d0..d3] and [dmin0..dmin3].
+AVX2_FN inline void load4_d_dmin(const formats::BlockQ4_K* const* b, __m128* d, __m128* dmin) {
+  int32_t v[4];
+  for (int k = 0; k < 4; ++k) std::memcpy(&v[k], &b[k]->d, 4);
+  const __m256 h = _mm256_cvtph_ps(_mm_setr_epi32(v[0], v[1], v[2], v[3]));  // d0 dmin0 d1 dmin1 ...
+  const __m256 p = _mm256_permutevar8x32_ps(h, _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+  *d = _mm256_castps256_ps128(p);
+  *dmin = _mm256_extractf128_ps(p, 1);
+}
+
+// s + sum of pairs of int16 products p * scale: vpmaddwd + vpaddd, or one vpdpwssd with AVX-VNNI.
+#define HYBRID_MADD_ACC_AVX2(s, p, scale) _mm256_add_epi32((s), _mm256_madd_epi16((p), (scale)))
+#define HYBRID_MADD_ACC_VNNI(s, p, scale) _mm256_dpwssd_avx_epi32((s), (p), (scale))
+
 // Q4_K weights with Q8_K activations (ggml_vec_dot_q4_K_q8_K): per super-block of 256,
 // d * x.d * sum_j sc_j * (q_j . x_j)  -  dmin * x.d * sum_j m_j * bsum_j, sub-blocks j of 32. The int16
 // scale of sub-block j reaches every lane through a byte shuffle of the unpacked scales.
-AVX2_FN void q4_k_dot4(const uint8_t* w, size_t stride, const void* xq, int64_t n, float* out) {
-  using formats::BlockQ4_K;
-  using formats::BlockQ8_K;
-  const BlockQ8_K* x = static_cast<const BlockQ8_K*>(xq);
-  const int64_t nb = n / formats::kQK_K;
-  const __m256i m4 = _mm256_set1_epi8(0xF);
-  // shuffle masks that broadcast int16 word j of a 128-bit lane to all its words
-  __m256i word[8];
-  for (int j = 0; j < 8; ++j) word[j] = _mm256_set1_epi16(static_cast<short>((2 * j) | ((2 * j + 1) << 8)));
-  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
-  for (int64_t i = 0; i < nb; ++i) {
-    const BlockQ8_K& xb = x[i];
-    for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64) prefetch_next4(w + i * sizeof(BlockQ4_K) + off, stride);
-    // bsum pairs: the sums of x over the sub-blocks of 32, as 8 int16
-    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.bsums)),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.bsums + 8)));
-    __m256i sumi[4];
-    __m128i summ[4];
-    const BlockQ4_K* b[4];
-    for (int k = 0; k < 4; ++k) {
-      b[k] = reinterpret_cast<const BlockQ4_K*>(w + k * stride) + i;
-      const __m128i sc_mn = unpack_scales_k4(*b[k]);
-      summ[k] = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sc_mn, sc_mn)), bs);
-      const __m128i sc16 = _mm_cvtepu8_epi16(sc_mn);
-      const __m256i sc = _mm256_set_m128i(sc16, sc16);
-      __m256i s = _mm256_setzero_si256();
-      for (int c = 0; c < 4; ++c) {
-        const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k]->qs + 32 * c));
-        const __m256i lo = _mm256_and_si256(q4, m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);
-        const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 64 * c));
-        const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 64 * c + 32));
-        const __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, xl), _mm256_shuffle_epi8(sc, word[2 * c]));
-        const __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xh), _mm256_shuffle_epi8(sc, word[2 * c + 1]));
-        s = _mm256_add_epi32(s, _mm256_add_epi32(pl, ph));
-      }
-      sumi[k] = s;
-    }
-    const __m128i isum = hsum4_epi32(sumi[0], sumi[1], sumi[2], sumi[3]);
-    const __m128i msum = _mm_hadd_epi32(_mm_hadd_epi32(summ[0], summ[1]), _mm_hadd_epi32(summ[2], summ[3]));
-    const __m128 xd = _mm_set1_ps(xb.d);
-    const __m128 d = load4_f16(&b[0]->d, &b[1]->d, &b[2]->d, &b[3]->d);
-    const __m128 dmin = load4_f16(&b[0]->dmin, &b[1]->dmin, &b[2]->dmin, &b[3]->dmin);
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(d, xd), acc);
-    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(msum), _mm_mul_ps(dmin, xd), accm);
+#define HYBRID_Q4_K_DOT4(NAME, ATTR, MADD_ACC)                                                                    \
+  ATTR void NAME(const uint8_t* w, size_t stride, const void* xq, int64_t n, float* out) {                        \
+    using formats::BlockQ4_K;                                                                                     \
+    using formats::BlockQ8_K;                                                                                     \
+    const BlockQ8_K* x = static_cast<const BlockQ8_K*>(xq);                                                       \
+    const int64_t nb = n / formats::kQK_K;                                                                        \
+    const __m256i m4 = _mm256_set1_epi8(0xF);                                                                     \
+    /* shuffle masks that broadcast int16 word j of a 128-bit lane to all its words */                           \
+    __m256i word[8];                                                                                              \
+    for (int j = 0; j < 8; ++j) word[j] = _mm256_set1_epi16(static_cast<short>((2 * j) | ((2 * j + 1) << 8)));  \
+    __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();                                                       \
+    for (int64_t i = 0; i < nb; ++i) {                                                                            \
+      const BlockQ8_K& xb = x[i];                                                                                 \
+      for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64) prefetch_next4(w + i * sizeof(BlockQ4_K) + off, stride); \
+      /* bsum pairs: the sums of x over the sub-blocks of 32, as 8 int16 */                                      \
+      const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.bsums)),             \
+                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.bsums + 8)));        \
+      __m256i sumi[4];                                                                                            \
+      __m128i summ[4];                                                                                            \
+      const BlockQ4_K* b[4];                                                                                      \
+      for (int k = 0; k < 4; ++k) {                                                                               \
+        b[k] = reinterpret_cast<const BlockQ4_K*>(w + k * stride) + i;                                            \
+        const __m128i sc_mn = unpack_scales_k4(*b[k]);                                                            \
+        summ[k] = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sc_mn, sc_mn)), bs);                        \
+        const __m128i sc16 = _mm_cvtepu8_epi16(sc_mn);                                                            \
+        const __m256i sc = _mm256_set_m128i(sc16, sc16);                                                          \
+        __m256i s = _mm256_setzero_si256();                                                                       \
+        for (int c = 0; c < 4; ++c) {                                                                             \
+          const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[k]->qs + 32 * c));            \
+          const __m256i lo = _mm256_and_si256(q4, m4);                                                            \
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), m4);                                      \
+          const __m256i xl = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 64 * c));               \
+          const __m256i xh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs + 64 * c + 32));          \
+          s = MADD_ACC(s, _mm256_maddubs_epi16(lo, xl), _mm256_shuffle_epi8(sc, word[2 * c]));                    \
+          s = MADD_ACC(s, _mm256_maddubs_epi16(hi, xh), _mm256_shuffle_epi8(sc, word[2 * c + 1]));                \
+        }                                                                                                         \
+        sumi[k] = s;                                                                                              \
+      }                                                                                                           \
+      const __m128i isum = hsum4_epi32(sumi[0], sumi[1], sumi[2], sumi[3]);                                       \
+      const __m128i msum = _mm_hadd_epi32(_mm_hadd_epi32(summ[0], summ[1]), _mm_hadd_epi32(summ[2], summ[3]));    \
+      const __m128 xd = _mm_set1_ps(xb.d);                                                                        \
+      __m128 d, dmin;                                                                                             \
+      load4_d_dmin(b, &d, &dmin);                                                                                 \
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(d, xd), acc);                                          \
+      accm = _mm_fmadd_ps(_mm_cvtepi32_ps(msum), _mm_mul_ps(dmin, xd), accm);                                     \
+    }                                                                                                             \
+    _mm_storeu_ps(out, _mm_sub_ps(acc, accm));                                                                    \
   }
-  _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
-}
+
+HYBRID_Q4_K_DOT4(q4_k_dot4_avx2, AVX2_FN, HYBRID_MADD_ACC_AVX2)
+HYBRID_Q4_K_DOT4(q4_k_dot4_avxvnni, VNNI_FN, HYBRID_MADD_ACC_VNNI)
+HYBRID_Q4_K_DOT4(q4_k_dot4_evex, EVEX_VNNI_FN, HYBRID_MADD_ACC_AVX2)
 
 // Q6_K weights with Q8_K activations (ggml_vec_dot_q6_K_q8_K): value = d * sc * (q - 32), q 6-bit from
 // 4 low bits in ql and 2 high bits in qh; 16 scales per super-block, one per 16 values. The -32 is taken
@@ -278,7 +296,8 @@ Dot4Fn dot4_kernel(formats::Format f) {
     case formats::Format::Q8_0:
       return isa().avxvnni ? q8_0_dot4_avxvnni : isa().avx512vnni ? q8_0_dot4_evex : q8_0_dot4_avx2;
     case formats::Format::F16: return f16_dot4;
-    case formats::Format::Q4_K: return q4_k_dot4;
+    case formats::Format::Q4_K:
+      return isa().avxvnni ? q4_k_dot4_avxvnni : isa().avx512vnni ? q4_k_dot4_evex : q4_k_dot4_avx2;
     case formats::Format::Q6_K: return q6_k_dot4;
     case formats::Format::F32: return f32_dot4;
     default: return nullptr;

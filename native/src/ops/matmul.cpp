@@ -61,8 +61,9 @@ void matmul_rows(const gguf::Tensor& w, int64_t row_begin, int64_t row_end, cons
   const int64_t n_rows = row_end - row_begin;
   if (row_begin < 0 || row_end > w.rows() || n_rows <= 0) throw std::invalid_argument("matmul_rows: bad row range");
   const formats::Format fmt = w.format;
-  if (n_tokens >= kGemmMinTokens) {
-    if (const GemmKernel* gk = gemm_kernel(fmt)) {
+  if (n_tokens > 1) {
+    const GemmKernel* gk = gemm_kernel(fmt);
+    if (gk && n_tokens >= gk->min_tokens) {
       gemm_rows(*gk, w, row_begin, n_rows, x, n_tokens, y, pool, scratch);
       return;
     }
@@ -71,8 +72,12 @@ void matmul_rows(const gguf::Tensor& w, int64_t row_begin, int64_t row_end, cons
   if (scratch.xq.size() < xq_stride * static_cast<size_t>(n_tokens)) scratch.xq.resize(xq_stride * n_tokens);
   uint8_t* xq = scratch.xq.data();
   // Convert each token's activations once (in parallel over tokens for prefill).
+  const QuantizeFn quantize = quantize_kernel(fmt);
   pool.parallel_for(n_tokens, 1, [&](int64_t b, int64_t e, int) {
-    for (int64_t t = b; t < e; ++t) formats::quantize_activations(fmt, x + t * cols, xq + t * xq_stride, cols);
+    for (int64_t t = b; t < e; ++t) {
+      if (quantize) quantize(x + t * cols, xq + t * xq_stride, cols);
+      else formats::quantize_activations(fmt, x + t * cols, xq + t * xq_stride, cols);
+    }
   });
   const formats::VecDotFn dot = formats::vec_dot_fn(fmt);
   const Dot4Fn dot4 = dot4_kernel(fmt);

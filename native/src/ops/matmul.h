@@ -18,9 +18,6 @@ struct MatmulScratch {
   std::vector<uint8_t> panels;  // many-token path: one weight panel per thread
 };
 
-// Below this many tokens a matmul runs the one-token kernels per token; from it on, the many-token
-// kernels (gemm_kernels.h) where the CPU and format have them. Both give identical results.
-constexpr int64_t kGemmMinTokens = 6;
 
 void matmul(const gguf::Tensor& w, const float* x, int64_t n_tokens, float* y, cpu::ThreadPool& pool,
             MatmulScratch& scratch);

@@ -18,6 +18,8 @@
 #define HYBRID_AVX2_FN __attribute__((target("avx2,fma,f16c")))
 #define HYBRID_AVXVNNI_FN __attribute__((target("avx2,fma,f16c,avxvnni")))
 #define HYBRID_AVX512_FN __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+// A lambda inside a HYBRID_AVX512_FN function does not inherit its target: mark it (after the parameters).
+#define HYBRID_AVX512_LAMBDA __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"), always_inline))
 
 namespace hybrid::ops::x86 {
 
