@@ -151,13 +151,14 @@ int cmd_membw(const Args& a) {
   std::vector<uint64_t> partial(pool.size());
   double best = 1e30;
   for (int r = 0; r < reps; ++r) {
+    std::fill(partial.begin(), partial.end(), 0);
     auto t0 = Clock::now();
     pool.parallel_for(static_cast<int64_t>(buf.size()), 1 << 16, [&](int64_t b, int64_t e, int t) {
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       int64_t i = b;
       for (; i + 4 <= e; i += 4) { s0 += buf[i]; s1 += buf[i + 1]; s2 += buf[i + 2]; s3 += buf[i + 3]; }
       for (; i < e; ++i) s0 += buf[i];
-      partial[t] = s0 + s1 + s2 + s3;
+      partial[t] += s0 + s1 + s2 + s3;  // a thread may run several chunks
     });
     best = std::min(best, seconds_since(t0));
   }
