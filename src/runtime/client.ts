@@ -97,6 +97,12 @@ interface Worker {
   isReady: boolean;
   /** Rejects (with the reason) when the process has exited. */
   exited: Promise<never>;
+  /**
+   * Rejecters of this worker's requests in flight, called with the exit's reason. (Each request leaves the
+   * set when it settles: racing every request against `exited` instead kept each result reachable from
+   * `exited` until the worker died.)
+   */
+  pending: Set<(e: Error) => void>;
   hung?: string;
   stopping?: boolean;
   heartbeat?: NodeJS.Timeout;
@@ -282,7 +288,7 @@ export class RuntimeClient {
       serialization: 'json',
     });
     const connection = createMessageConnection(new IPCMessageReader(child), new IPCMessageWriter(child));
-    const worker = { generation, child, connection, isReady: false } as Worker;
+    const worker = { generation, child, connection, isReady: false, pending: new Set<(e: Error) => void>() } as Worker;
     this.listen(worker);
     child.stdout?.on('data', (d: Buffer) => log.debug(`[worker ${child.pid} stdout] ${d.toString().trimEnd()}`));
     child.stderr?.on('data', (d: Buffer) => log.warn(`[worker ${child.pid} stderr] ${d.toString().trimEnd()}`));
@@ -296,8 +302,11 @@ export class RuntimeClient {
           : signal
             ? `was killed by ${signal}`
             : `exited with code ${code}`;
-        // Reject first: requests racing `exited` then fail with this reason, not the connection's disposal.
-        reject(new RuntimeError(`the runtime worker (pid ${child.pid}) ${how}`, ErrorCode.WorkerCrashed));
+        // Reject first: requests in flight then fail with this reason, not the connection's disposal.
+        const error = new RuntimeError(`the runtime worker (pid ${child.pid}) ${how}`, ErrorCode.WorkerCrashed);
+        reject(error);
+        for (const r of [...worker.pending]) r(error);
+        worker.pending.clear();
         connection.dispose();
         if (this.worker === worker) {
           this.worker = undefined;
@@ -487,7 +496,17 @@ export class RuntimeClient {
   /** Sends on one worker; if it exits first, fails with the reason. Protocol errors keep their code. */
   private async send<M extends Method>(worker: Worker, method: M, params: RequestMap[M]['params']): Promise<RequestMap[M]['result']> {
     try {
-      return (await Promise.race([worker.connection.sendRequest(method, params), worker.exited])) as RequestMap[M]['result'];
+      return await new Promise<RequestMap[M]['result']>((resolve, reject) => {
+        if (worker.child.exitCode !== null || worker.child.signalCode !== null) {
+          worker.exited.catch(reject); // already gone: fail with the exit's reason
+          return;
+        }
+        worker.pending.add(reject);
+        worker.connection
+          .sendRequest(method, params)
+          .then((r) => resolve(r as RequestMap[M]['result']), reject)
+          .finally(() => worker.pending.delete(reject));
+      });
     } catch (e) {
       if (e instanceof RuntimeError && e.code === ErrorCode.WorkerCrashed) {
         const what = worker.stopping ? 'was stopped' : 'died';

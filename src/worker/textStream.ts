@@ -56,10 +56,20 @@ export class StopMatcher {
     return buf.slice(0, r.safe);
   }
 
-  /** The end of the stream: what was held back is text after all. */
+  /**
+   * The end of the stream: what was held back is text after all, up to the earliest stop string inside it
+   * (held text may contain a shorter stop string while a longer one could still have completed).
+   */
   flush(): string {
-    const rest = this.done ? '' : this.held;
+    if (this.done) return (this.held = '');
+    const held = this.held;
     this.held = '';
-    return rest;
+    let cut = held.length;
+    for (const n of this.stops) {
+      const i = held.indexOf(n);
+      if (i >= 0 && i < cut) cut = i;
+    }
+    if (cut < held.length) this.done = true;
+    return held.slice(0, cut);
   }
 }
