@@ -23,8 +23,10 @@ test('catalogue: https URLs to .gguf files, unique ids and names, pinned hashes 
     assert.equal(fileNameFromUrl(e.url), e.fileName);
     if (e.sha256) assert.match(e.sha256, /^[0-9a-f]{64}$/);
     if (e.sha256) assert.ok(!e.approximate, `${e.id}: a pinned file has an exact size`);
-    assert.equal(e.architecture, 'nemotron_h');
+    assert.ok(['nemotron_h', 'granitehybrid'].includes(e.architecture), e.architecture);
+    assert.equal(!!e.fim, e.architecture === 'granitehybrid', `${e.id}: the Granite entries are the FIM (completion) models`);
   }
+  assert.ok(CATALOG.some((e) => /granite-4\.0-h-350m/.test(e.url)) && CATALOG.some((e) => /granite-4\.0-h-1b/.test(e.url)));
   assert.ok(CATALOG.some((e) => /Nano-9B-v2/.test(e.url) && e.quantization === 'Q4_K_M'));
   assert.ok(CATALOG.some((e) => /Nemotron-H-8B/.test(e.url) && e.sha256));
 });

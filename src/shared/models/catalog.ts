@@ -21,6 +21,8 @@ export interface CatalogEntry {
   quantization: string;
   /** The model reasons (think tags) and chats. */
   reasoning: boolean;
+  /** Trained for fill-in-the-middle (its vocabulary has FIM tokens): the one to pick for inline completions. */
+  fim?: boolean;
 }
 
 export const CATALOG: readonly CatalogEntry[] = [
@@ -71,6 +73,47 @@ export const CATALOG: readonly CatalogEntry[] = [
     architecture: 'nemotron_h',
     quantization: 'Q8_0',
     reasoning: true,
+  },
+  // IBM Granite 4.0 hybrids (granitehybrid), trained for fill-in-the-middle: the completion models. Unsloth's
+  // GGUF conversions of ibm-granite/granite-4.0-h-350m and h-1b (the instruct models, Apache 2.0).
+  {
+    id: 'granite-4.0-h-350m-q8_0',
+    label: 'IBM Granite 4.0 H 350M — Q8_0',
+    description: 'inline completions (fill-in-the-middle), fast on any CPU; 0.34B parameters',
+    url: 'https://huggingface.co/unsloth/granite-4.0-h-350m-GGUF/resolve/main/granite-4.0-h-350m-Q8_0.gguf',
+    fileName: 'granite-4.0-h-350m-Q8_0.gguf',
+    sizeBytes: 380_000_000,
+    approximate: true,
+    architecture: 'granitehybrid',
+    quantization: 'Q8_0',
+    reasoning: false,
+    fim: true,
+  },
+  {
+    id: 'granite-4.0-h-1b-q4_k_m',
+    label: 'IBM Granite 4.0 H 1B — Q4_K_M',
+    description: 'inline completions (fill-in-the-middle), better than the 350M, still light on a CPU; 1.5B parameters',
+    url: 'https://huggingface.co/unsloth/granite-4.0-h-1b-GGUF/resolve/main/granite-4.0-h-1b-Q4_K_M.gguf',
+    fileName: 'granite-4.0-h-1b-Q4_K_M.gguf',
+    sizeBytes: 1_000_000_000,
+    approximate: true,
+    architecture: 'granitehybrid',
+    quantization: 'Q4_K_M',
+    reasoning: false,
+    fim: true,
+  },
+  {
+    id: 'granite-4.0-h-1b-q8_0',
+    label: 'IBM Granite 4.0 H 1B — Q8_0',
+    description: 'inline completions (fill-in-the-middle), near-lossless; 1.5B parameters',
+    url: 'https://huggingface.co/unsloth/granite-4.0-h-1b-GGUF/resolve/main/granite-4.0-h-1b-Q8_0.gguf',
+    fileName: 'granite-4.0-h-1b-Q8_0.gguf',
+    sizeBytes: 1_600_000_000,
+    approximate: true,
+    architecture: 'granitehybrid',
+    quantization: 'Q8_0',
+    reasoning: false,
+    fim: true,
   },
 ];
 
