@@ -2,6 +2,7 @@
 //   opbench --op matmul --format q8_0 --rows 4096 --cols 1024 --tokens 256 [--threads T] [--reps R]
 //   opbench --op read [--mb 512]                      read bandwidth with AVX2 loads and prefetch
 //   opbench --op scan|conv --tokens 256 [--heads 32 --head-dim 64 --state 64 --groups 8]
+//           [--path auto|seq|chunked --chunk 64 --portable]   (scan: which form; auto = what ssm_scan picks)
 //   opbench --op forward MODEL --tokens 1             one eval of T tokens: time and thread-pool jobs
 // Prints the best of --reps runs (with --threads 1 the thread's CPU time, so that a shared machine's other
 // processes do not count; --wall for wall time), with GMAC/s (compute) and GB/s (weights streamed) where they apply.
@@ -175,10 +176,23 @@ int op_ssm(const Args& a, hybrid::cpu::ThreadPool& pool, int reps, bool scan) {
   std::vector<float> y(T * d.d_inner);
   const std::vector<float> xbc0 = xbc;
   double s;
+  // --path auto (what the engine runs: ssm_scan), seq (the recurrence), chunked (SSD, --chunk L tokens;
+  // --portable: without SIMD)
+  const std::string path = a.get("path", "auto");
+  const int64_t chunk = a.get_int("chunk", hybrid::ops::kSsdChunk);
+  if (path != "auto" && path != "seq" && path != "chunked") throw UsageError("--path auto|seq|chunked");
   if (scan) {
     s = best_of(reps, [&] {
-      hybrid::ops::ssm_scan(d, xbc.data(), stride, xbc.data() + d.channels, stride, dt_bias.data(), A.data(), D.data(),
-                            state.data(), y.data(), T, pool);
+      const float* dt = xbc.data() + d.channels;
+      if (path == "seq")
+        hybrid::ops::ssm_scan_sequential(d, xbc.data(), stride, dt, stride, dt_bias.data(), A.data(), D.data(),
+                                         state.data(), y.data(), T, pool);
+      else if (path == "chunked")
+        hybrid::ops::ssm_scan_chunked(d, xbc.data(), stride, dt, stride, dt_bias.data(), A.data(), D.data(),
+                                      state.data(), y.data(), T, pool, chunk, !a.flag("portable"));
+      else
+        hybrid::ops::ssm_scan(d, xbc.data(), stride, dt, stride, dt_bias.data(), A.data(), D.data(), state.data(),
+                              y.data(), T, pool);
     });
   } else {
     s = best_of(reps, [&] {
@@ -188,11 +202,23 @@ int op_ssm(const Args& a, hybrid::cpu::ThreadPool& pool, int reps, bool scan) {
   }
   const double per_token_us = s / T * 1e6;
   hybrid::JsonWriter j;
-  j.begin_object().field("op", scan ? "scan" : "conv").field("tokens", T).field("threads", pool.size());
-  j.field("seconds", s).field("us_per_token", per_token_us).end_object();
-  char text[160];
-  std::snprintf(text, sizeof text, "%s %lld tokens (%d threads): %.3f ms, %.2f us per token", scan ? "scan" : "conv",
-                (long long)T, pool.size(), s * 1e3, per_token_us);
+  // the scan's multiply-adds of the recurrence (state update and output: 2 per state value and token)
+  const double gmacs = 2.0 * d.d_inner * d.d_state * T / s / 1e9;
+  std::string form = "conv";
+  if (scan) {
+    const bool chunked = path == "chunked" || (path == "auto" && T >= hybrid::ops::ssm_scan_chunked_min_tokens());
+    form = chunked ? "chunked L=" + std::to_string(path == "chunked" ? chunk : hybrid::ops::kSsdChunk) +
+                         (a.flag("portable") ? " portable" : "")
+                   : "sequential";
+  }
+  j.begin_object().field("op", scan ? "scan" : "conv").field("form", form).field("tokens", T).field("threads", pool.size());
+  j.field("seconds", s).field("us_per_token", per_token_us);
+  if (scan) j.field("recurrence_gmacs", gmacs);
+  j.end_object();
+  char text[200];
+  std::snprintf(text, sizeof text, "%s %lld tokens (%s, %d threads): %.3f ms, %.2f us per token%s", scan ? "scan" : "conv",
+                (long long)T, form.c_str(), pool.size(), s * 1e3, per_token_us,
+                scan ? (", " + std::to_string(gmacs).substr(0, 5) + " GMAC/s of the recurrence").c_str() : "");
   print(a, j, text);
   return 0;
 }
@@ -230,7 +256,7 @@ int op_forward(const Args& a, int threads, int reps) {
 
 int cmd_opbench(const Args& a) {
   a.allow_only({"op", "format", "rows", "cols", "tokens", "threads", "reps", "mb", "heads", "head-dim", "state", "groups",
-                "conv", "past"});
+                "conv", "past", "path", "chunk"});
   const std::string op = a.get("op", "matmul");
   const int threads = static_cast<int>(a.get_int("threads", 1));
   const int reps = static_cast<int>(std::max<long long>(1, a.get_int("reps", 5)));
@@ -246,4 +272,4 @@ int cmd_opbench(const Args& a) {
 }  // namespace
 
 HYBRID_CLI_COMMAND("opbench", "opbench --op matmul|read|scan|conv|forward [--format F --rows R --cols K --tokens T] [--threads T] --json",
-                   "time one op (kernel tuning; one thread: its CPU time, unless --wall)", {"json", "wall"}, cmd_opbench);
+                   "time one op (kernel tuning; one thread: its CPU time, unless --wall)", {"json", "wall", "portable"}, cmd_opbench);

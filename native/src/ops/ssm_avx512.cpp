@@ -143,6 +143,119 @@ void ssm_scan_avx512(const SsmDims& d, const float* xbc, int64_t xbc_stride, con
   }
 }
 
+// ---- chunked scan (SSD): a register-tiled product of R rows by V vectors of 16 columns ----
+// acc[r][v] += A[r][k] * B[k][16v..16v+15] for every k; the last vector is masked (m).
+template <int V, int R>
+FN void ssd_tile(int64_t K, const float* A, int64_t lda, int64_t ak, const float* B, int64_t ldb, float* O,
+                 int64_t ldo, __mmask16 m, const float* rs) {
+  __m512 acc[R][V];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const float* bk = B + k * ldb;
+    __m512 b[V];
+#pragma GCC unroll 16
+    for (int v = 0; v < V - 1; ++v) b[v] = _mm512_loadu_ps(bk + 16 * v);
+    b[V - 1] = _mm512_maskz_loadu_ps(m, bk + 16 * (V - 1));
+    const float* a = A + k * ak;
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r * lda]);
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, b[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    float* o = O + r * ldo;
+    if (rs) {
+      const __m512 sc = _mm512_set1_ps(rs[r]);
+#pragma GCC unroll 16
+      for (int v = 0; v < V - 1; ++v) acc[r][v] = _mm512_fmadd_ps(sc, _mm512_loadu_ps(o + 16 * v), acc[r][v]);
+      acc[r][V - 1] = _mm512_fmadd_ps(sc, _mm512_maskz_loadu_ps(m, o + 16 * (V - 1)), acc[r][V - 1]);
+    }
+#pragma GCC unroll 16
+    for (int v = 0; v < V - 1; ++v) _mm512_storeu_ps(o + 16 * v, acc[r][v]);
+    _mm512_mask_storeu_ps(o + 16 * (V - 1), m, acc[r][V - 1]);
+  }
+}
+
+// Rows per tile for V vectors: about 20-24 accumulators of the 32 registers.
+template <int V>
+constexpr int ssd_rows() {
+  return V == 1 ? 12 : V == 2 ? 10 : V == 3 ? 7 : V == 4 ? 6 : V <= 6 ? 4 : 3;
+}
+
+// The last rem (< R) rows, with a tile of exactly rem rows.
+template <int V, int R>
+FN void ssd_tail(int rem, int64_t K, const float* A, int64_t lda, int64_t ak, const float* B, int64_t ldb, float* O,
+                 int64_t ldo, __mmask16 m, const float* rs) {
+  if constexpr (R > 1) {
+    if (rem == R - 1) ssd_tile<V, R - 1>(K, A, lda, ak, B, ldb, O, ldo, m, rs);
+    else ssd_tail<V, R - 1>(rem, K, A, lda, ak, B, ldb, O, ldo, m, rs);
+  }
+}
+
+// Rows [r_begin, rows) of one column slice of V vectors starting at B / O.
+template <int V>
+FN void ssd_slice(int64_t r_begin, int64_t rows, int64_t K, const float* A, int64_t lda, int64_t ak, const float* B,
+                  int64_t ldb, float* O, int64_t ldo, __mmask16 m, const float* rs, SsdTri tri) {
+  constexpr int R = ssd_rows<V>();
+  int64_t r0 = r_begin;
+  auto k_for = [&](int64_t r_end) { return tri == SsdTri::ZeroAboveDiag ? std::min(K, r_end) : K; };
+  for (; r0 + R <= rows; r0 += R)
+    ssd_tile<V, R>(k_for(r0 + R), A + r0 * lda, lda, ak, B, ldb, O + r0 * ldo, ldo, m, rs ? rs + r0 : nullptr);
+  if (r0 < rows)
+    ssd_tail<V, R>(static_cast<int>(rows - r0), k_for(rows), A + r0 * lda, lda, ak, B, ldb, O + r0 * ldo, ldo, m,
+                   rs ? rs + r0 : nullptr);
+}
+
+void ssd_gemm_avx512(int64_t rows, int64_t cols, int64_t K, const float* A, int64_t lda, int64_t ak, const float* B,
+                     int64_t ldb, float* O, int64_t ldo, const float* row_scale, SsdTri tri) {
+  for (int64_t c0 = 0; c0 < cols; c0 += 128) {
+    const int64_t w = std::min<int64_t>(128, cols - c0);
+    const __mmask16 m = tail_mask(w - 16 * ((w - 1) / 16));
+    // OnlyLower: rows above the slice's first column need none of it
+    const int64_t r_begin = tri == SsdTri::OnlyLower ? std::min(rows, c0) : 0;
+    switch ((w + 15) / 16) {
+#define HYBRID_SSD_CASE(V) \
+  case V: ssd_slice<V>(r_begin, rows, K, A, lda, ak, B + c0, ldb, O + c0, ldo, m, row_scale, tri); break;
+      HYBRID_SSD_CASE(1) HYBRID_SSD_CASE(2) HYBRID_SSD_CASE(3) HYBRID_SSD_CASE(4)
+      HYBRID_SSD_CASE(5) HYBRID_SSD_CASE(6) HYBRID_SSD_CASE(7) HYBRID_SSD_CASE(8)
+#undef HYBRID_SSD_CASE
+      default: break;
+    }
+  }
+}
+
+FN void ssd_mask_avx512(int64_t n, const float* cb, int64_t ldcb, const double* cs, const float* dsp, float dskip,
+                        float* m, int64_t ldm) {
+  for (int64_t t = 0; t < n; ++t) {
+    const __m512d ct = _mm512_set1_pd(cs[t]);
+    const float* cbt = cb + t * ldcb;
+    float* mt = m + t * ldm;
+    for (int64_t s0 = 0; s0 < n; s0 += 16) {
+      if (s0 > t) {
+        _mm512_mask_storeu_ps(mt + s0, tail_mask(n - s0), _mm512_setzero_ps());
+        continue;
+      }
+      const __mmask16 k = tail_mask(t + 1 - s0);  // s <= t
+      // lanes past t: difference 0 (exp 1, times the zero-loaded cb), never exp of a large number
+      const __mmask8 k0 = static_cast<__mmask8>(k), k1 = static_cast<__mmask8>(k >> 8);
+      const __m256 lo = _mm512_cvtpd_ps(_mm512_maskz_sub_pd(k0, ct, _mm512_maskz_loadu_pd(k0, cs + s0)));
+      const __m256 hi = _mm512_cvtpd_ps(_mm512_maskz_sub_pd(k1, ct, _mm512_maskz_loadu_pd(k1, cs + s0 + 8)));
+      const __m512 diff = _mm512_castpd_ps(
+          _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+      const __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, cbt + s0), exp512(diff)),
+                                     _mm512_maskz_loadu_ps(k, dsp + s0));
+      _mm512_mask_storeu_ps(mt + s0, tail_mask(n - s0), v);  // zeros past t
+    }
+    mt[t] += dskip;
+  }
+}
+
 // y = y * silu(z), then RMSNorm over each group of d_inner / n_group values (sum of squares in double, as
 // ggml_rms_norm), times the norm weight.
 FN void ssm_gate_norm_avx512(const SsmDims& d, float* y, const float* z, int64_t z_stride, const float* norm_w,
@@ -183,6 +296,9 @@ void ssm_conv_avx512(const SsmDims&, float*, int64_t, int64_t, const float*, con
 void ssm_scan_avx512(const SsmDims&, const float*, int64_t, const float*, int64_t, const float*, const float*,
                      const float*, float*, float*, int64_t, int64_t, int64_t, float*) {}
 void ssm_gate_norm_avx512(const SsmDims&, float*, const float*, int64_t, const float*, float, int64_t, int64_t) {}
+void ssd_gemm_avx512(int64_t, int64_t, int64_t, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t,
+                     const float*, SsdTri) {}
+void ssd_mask_avx512(int64_t, const float*, int64_t, const double*, const float*, float, float*, int64_t) {}
 
 #endif
 
