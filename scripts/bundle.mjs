@@ -13,6 +13,7 @@ export async function bundle({ typecheck = true } = {}) {
   await Promise.all([
     esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] }),
     esbuild.build({ ...common, entryPoints: ['src/worker/main.ts'], outfile: 'dist/worker.js', platform: 'node', format: 'cjs', target: 'node20' }),
+    esbuild.build({ ...common, entryPoints: ['src/serve/main.ts'], outfile: 'dist/serve.js', platform: 'node', format: 'cjs', target: 'node20' }),
     esbuild.build({ ...common, entryPoints: ['webview/chat/main.ts'], outfile: 'dist/webview/chat.js', platform: 'browser', format: 'iife', target: 'es2022' }),
   ]);
   const webviewDir = path.join(root, 'dist', 'webview');

@@ -204,6 +204,7 @@ export class RemoteClient {
       model,
       prompt: req.prompt,
       stream: true,
+      stream_options: { include_usage: true },
       max_tokens: req.maxTokens,
       temperature: req.temperature ?? 0,
     };
