@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Device, InitializeParams } from './shared/protocol';
+import { expandPath, planRuntimes, type RuntimeAssignment, type RuntimePlan } from './shared/runtimePlan';
 
 export const SECTION = 'hybridCopilot';
 
@@ -26,7 +27,27 @@ export function runtimeSettings(extensionPath: string): InitializeParams {
   };
 }
 
+/**
+ * Which workers run with which model: `hybridCopilot.completions.model` and `hybridCopilot.chat.model` (empty:
+ * modelPath); two workers sharing the state budget when they name different files (shared/runtimePlan.ts).
+ */
+export function runtimePlan(extensionPath: string): RuntimePlan {
+  const c = vscode.workspace.getConfiguration(SECTION);
+  return planRuntimes({
+    modelPath: resolveModelPath(extensionPath),
+    completionsModel: expandPath(c.get<string>('completions.model', ''), process.env.HOME),
+    chatModel: expandPath(c.get<string>('chat.model', ''), process.env.HOME),
+    stateMemoryBudgetMB: c.get<number>('stateMemoryBudgetMB', 2048),
+  });
+}
+
+/** The worker settings of one assignment of the plan: its model and its share of the state budget. */
+export function workerSettings(extensionPath: string, assignment: (plan: RuntimePlan) => RuntimeAssignment): InitializeParams {
+  const a = assignment(runtimePlan(extensionPath));
+  return { ...runtimeSettings(extensionPath), modelPath: a.modelPath, stateMemoryBudgetMB: a.stateMemoryBudgetMB };
+}
+
 /** Settings whose change needs a new worker (the model and its memory live there). */
-export const RUNTIME_SETTINGS = ['modelPath', 'device', 'threads', 'contextLength', 'stateMemoryBudgetMB'].map(
+export const RUNTIME_SETTINGS = ['modelPath', 'completions.model', 'chat.model', 'device', 'threads', 'contextLength', 'stateMemoryBudgetMB'].map(
   (k) => `${SECTION}.${k}`,
 );

@@ -6,17 +6,20 @@ import { chatSettings, ChatViewProvider } from './chat/chatViewProvider';
 import { registerActionCommands } from './commands/actionCommands';
 import { registerActionCodeActions } from './commands/codeActions';
 import { registerRuntimeCommands } from './commands/runtimeCommands';
-import type { CompletionEngine } from './completions/engine';
-import { registerCompletions } from './completions/provider';
-import { RUNTIME_SETTINGS, runtimeSettings } from './config';
+import type { CompletionEngine, CompletionOutcome } from './completions/engine';
+import { Completions, registerCompletions } from './completions/provider';
+import { RUNTIME_SETTINGS, runtimePlan, runtimeSettings, SECTION, workerSettings } from './config';
 import { HybridLanguageModelProvider, registerLanguageModelProvider } from './lmProvider/provider';
 import { registerModelCommands } from './models/modelCommands';
 import { RuntimeClient } from './runtime/client';
+import type { DocumentSync } from './runtime/documentSync';
 import { registerDocumentSync } from './runtime/documentSyncVscode';
 import type { LogLevel } from './shared/protocol';
+import { describePlan } from './shared/runtimePlan';
 import { registerStatusMenu, StatusBar } from './statusBar';
 
 let runtime: RuntimeClient | undefined;
+let completionsRuntime: RuntimeClient | undefined;
 
 /** What activate() returns: the chat's host side, for the end-to-end tests. */
 export interface HybridCopilotApi {
@@ -29,19 +32,23 @@ export interface HybridCopilotApi {
 export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
   const log = vscode.window.createOutputChannel('Hybrid Copilot', { log: true });
   const status = new StatusBar();
+  const workerPath = path.join(context.extensionPath, 'dist', 'worker.js');
+  const loadFailed = (setting: string) => (r: { ok: true } | { ok: false; path: string; error: string }) => {
+    if (r.ok) return;
+    void vscode.window
+      .showErrorMessage(`Hybrid Copilot: the model ${r.path} could not be loaded: ${r.error}`, 'Open Settings', 'Show Logs')
+      .then((choice) => {
+        if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', setting);
+        if (choice === 'Show Logs') log.show();
+      });
+  };
+  // The main worker: chat, the code actions, VS Code's chat, and completions unless they have a model of their
+  // own (hybridCopilot.completions.model naming another file than chat's: then a second worker, below).
   const client = new RuntimeClient({
-    workerPath: path.join(context.extensionPath, 'dist', 'worker.js'),
-    settings: () => ({ ...runtimeSettings(context.extensionPath), logLevel: workerLogLevel(log.logLevel) }),
+    workerPath,
+    settings: () => ({ ...workerSettings(context.extensionPath, (p) => p.main), logLevel: workerLogLevel(log.logLevel) }),
     logger: log,
-    onModelLoad: (r) => {
-      if (r.ok) return;
-      void vscode.window
-        .showErrorMessage(`Hybrid Copilot: the model ${r.path} could not be loaded: ${r.error}`, 'Open Settings', 'Show Logs')
-        .then((choice) => {
-          if (choice === 'Open Settings') void vscode.commands.executeCommand('workbench.action.openSettings', 'hybridCopilot.modelPath');
-          if (choice === 'Show Logs') log.show();
-        });
-    },
+    onModelLoad: (r) => loadFailed(vscode.workspace.getConfiguration(SECTION).get<string>('chat.model', '').trim() ? 'hybridCopilot.chat.model' : 'hybridCopilot.modelPath')(r),
     onStateChange: (state, detail) => {
       status.setState(state, detail);
       chat.setRuntime({ state, detail });
@@ -69,10 +76,42 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
       return { thinking: c.thinking, thinkingBudget: c.thinkingBudget, maxAnswerTokens: c.maxTokens };
     },
   });
-  const documents = registerDocumentSync(client, log);
-  const completions = registerCompletions(client, documents.sync, log, (o) => {
+  // Completions: the documents mirrored into the worker that completes, and the engine on that worker. Built
+  // again on the other worker when a settings change adds or removes the completion worker.
+  const onOutcome = (o: CompletionOutcome) => {
     if (!o.fromCache) status.setCompletion({ latencyMs: o.latencyMs - o.waitMs, fromCache: false, stats: o.stats });
-  });
+  };
+  interface Pipeline {
+    client: RuntimeClient;
+    own: boolean;
+    documents: { sync: DocumentSync; disposables: vscode.Disposable[] };
+    completions: Completions;
+  }
+  const completionWorker = () =>
+    new RuntimeClient({
+      workerPath,
+      settings: () => ({ ...workerSettings(context.extensionPath, (p) => p.completions ?? p.main), logLevel: workerLogLevel(log.logLevel) }),
+      logger: log,
+      onModelLoad: loadFailed('hybridCopilot.completions.model'),
+      onStateChange: (state, detail) => status.setCompletionsRuntime({ state, detail }),
+    });
+  const buildPipeline = (): Pipeline => {
+    const own = !!runtimePlan(context.extensionPath).completions;
+    const c = own ? completionWorker() : client;
+    completionsRuntime = own ? c : undefined;
+    const documents = registerDocumentSync(c, log);
+    return { client: c, own, documents, completions: registerCompletions(c, documents.sync, log, onOutcome) };
+  };
+  const disposePipeline = async (p: Pipeline) => {
+    for (const d of [...p.completions.disposables, ...p.documents.disposables]) d.dispose();
+    if (p.own) await p.client.dispose();
+  };
+  let pipeline = buildPipeline();
+  const refreshCompletions = (p: Promise<unknown>, c: RuntimeClient) =>
+    p.then(
+      () => c.request('info', {}).then((info) => status.setCompletionsRuntime({ state: 'ready', info })),
+      (e: Error) => log.error(`completion runtime start failed: ${e.message}`),
+    ).catch((e: Error) => log.warn(`completion runtime info after start: ${e.message}`));
 
   const refresh = (p: Promise<unknown>) =>
     p.then(
@@ -95,10 +134,8 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     status,
     chat,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewId, chat),
-    ...documents.disposables,
-    ...completions.disposables,
     registerStatusMenu(),
-    ...registerRuntimeCommands(client, log, documents.sync),
+    ...registerRuntimeCommands(client, log, () => ({ runtime: pipeline.client, documents: pipeline.documents.sync })),
     ...actions.disposables,
     registerActionCodeActions(),
     ...registerModelCommands({ context, runtime: client, log }),
@@ -109,16 +146,36 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     ),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (RUNTIME_SETTINGS.some((s) => e.affectsConfiguration(s))) {
-        log.info('runtime settings changed: restarting the runtime worker');
+        const plan = runtimePlan(context.extensionPath);
+        log.info(`runtime settings changed: restarting the runtime worker${plan.completions ? 's' : ''}: ${describePlan(plan).join('; ')}`);
+        if (!!plan.completions !== pipeline.own) {
+          // A completion worker to add or to remove: completions move to the other worker with their documents.
+          const old = pipeline;
+          pipeline = buildPipeline();
+          void disposePipeline(old);
+          if (pipeline.own) void refreshCompletions(pipeline.client.start(), pipeline.client);
+          else status.setCompletionsRuntime(undefined);
+        } else if (pipeline.own) {
+          void refreshCompletions(pipeline.client.restart(), pipeline.client);
+        }
         void refresh(client.restart());
       }
     }),
+    { dispose: () => void disposePipeline(pipeline) },
     { dispose: () => void client.dispose() },
   );
-  log.info(`Hybrid Copilot ${context.extension.packageJSON.version} activating`);
-  // Start the worker in the background: activation never waits on native code.
+  log.info(`Hybrid Copilot ${context.extension.packageJSON.version} activating: ${describePlan(runtimePlan(context.extensionPath)).join('; ')}`);
+  // Start the workers in the background: activation never waits on native code.
   void refresh(client.start());
-  return { chat: chat.controller, chatCode: chat.code, completions: completions.engine, statusText: () => status.text };
+  if (pipeline.own) void refreshCompletions(pipeline.client.start(), pipeline.client);
+  return {
+    chat: chat.controller,
+    chatCode: chat.code,
+    get completions() {
+      return pipeline.completions.engine;
+    },
+    statusText: () => status.text,
+  };
 }
 
 /** The worker sends log lines at the channel's level and above (vscode.LogLevel: Off 0 … Error 5). */
@@ -127,6 +184,7 @@ function workerLogLevel(level: vscode.LogLevel): LogLevel {
 }
 
 export async function deactivate(): Promise<void> {
-  await runtime?.dispose();
+  await Promise.all([runtime?.dispose(), completionsRuntime?.dispose()]);
   runtime = undefined;
+  completionsRuntime = undefined;
 }

@@ -1,5 +1,6 @@
-// The status bar item: runtime state, model, device, and the last completion's latency and tok/s. A click
-// opens a menu: completions on/off for the active editor's language, show logs, restart the runtime, runtime info.
+// The status bar item: runtime state, model, device, and the last completion's latency and tok/s; with a model
+// of its own for completions (a second worker), both models and the completion worker's state. A click opens
+// a menu: completions on/off for the active editor's language, show logs, restart the runtime, runtime info.
 import * as vscode from 'vscode';
 import type { RuntimeState } from './runtime/client';
 import { completionBadge, CompletionReport, completionsEnabled, completionTooltip } from './shared/completions/status';
@@ -13,6 +14,8 @@ export class StatusBar implements vscode.Disposable {
   private detail: string | undefined;
   private info: RuntimeInfo | undefined;
   private completion: CompletionReport | undefined;
+  /** The completion worker, when completions have a model (and a worker) of their own. */
+  private completions: { state: RuntimeState; detail?: string; info?: RuntimeInfo } | undefined;
 
   constructor() {
     this.item.name = 'Hybrid Copilot';
@@ -34,6 +37,12 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** The completion worker's state (undefined: completions run on the main worker). */
+  setCompletionsRuntime(r: { state: RuntimeState; detail?: string; info?: RuntimeInfo } | undefined): void {
+    this.completions = r && { ...r, info: r.info ?? (r.state === 'ready' || r.state === 'restarting' ? this.completions?.info : undefined) };
+    this.render();
+  }
+
   setCompletion(report: CompletionReport): void {
     this.completion = report;
     this.render();
@@ -49,9 +58,18 @@ export class StatusBar implements vscode.Disposable {
     const info = this.info;
     const device = info ? (info.device.using === 'cuda' ? 'GPU' : 'CPU') : undefined;
     const model = info ? modelName(info) : undefined;
-    this.item.text = `${icon} Hybrid${this.state === 'ready' && device ? ` · ${device}${completionBadge(this.completion)}` : ''}`;
+    const second = this.completions;
+    // Two models: the completion worker's trouble shows on the item; its model is in the tooltip.
+    const secondMark = second && second.state !== 'ready' ? ` · completions ${second.state}` : second ? ' · 2 models' : '';
+    this.item.text = `${icon} Hybrid${this.state === 'ready' && device ? ` · ${device}${completionBadge(this.completion)}${secondMark}` : ''}`;
     const lines = [`Hybrid Copilot${info ? ` ${info.addonVersion}` : ''}: runtime ${this.state}${this.detail ? ` — ${this.detail}` : ''}`];
-    if (info) lines.push(`Model: ${model}`, `Device: ${info.device.using === 'cuda' ? info.cuda.devices[0]?.name ?? 'GPU' : `CPU (${info.cpu.brand || info.cpu.arch})`} — ${info.device.reason}`);
+    if (info && second) {
+      lines.push(`Chat model: ${model}`);
+      lines.push(`Completions model: ${second.info ? modelName(second.info) : '(starting)'} — its own worker, ${second.state}${second.detail ? ` — ${second.detail}` : ''}`);
+    } else if (info) {
+      lines.push(`Model (chat and completions): ${model}`);
+    }
+    if (info) lines.push(`Device: ${info.device.using === 'cuda' ? info.cuda.devices[0]?.name ?? 'GPU' : `CPU (${info.cpu.brand || info.cpu.arch})`} — ${info.device.reason}`);
     lines.push(...completionTooltip(this.completion), '', 'Click for the menu');
     this.item.tooltip = lines.join('\n');
     this.item.backgroundColor = this.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;

@@ -6,7 +6,13 @@ import type { RuntimeClient } from '../runtime/client';
 import type { DocumentSync } from '../runtime/documentSync';
 import { adapt } from '../runtime/documentSyncVscode';
 
-export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogOutputChannel, documents: DocumentSync): vscode.Disposable[] {
+/** The worker that serves completions (the main one, or a second one with the completion model) and its documents. */
+export interface CompletionsRuntime {
+  runtime: RuntimeClient;
+  documents: DocumentSync;
+}
+
+export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogOutputChannel, completions: () => CompletionsRuntime): vscode.Disposable[] {
   return [
     // Returns the info object so that other extensions and tests can read it.
     vscode.commands.registerCommand('hybridCopilot.showRuntimeInfo', async (): Promise<RuntimeInfo | undefined> => {
@@ -14,6 +20,11 @@ export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogO
         const info = await runtime.request('info', {});
         const lines = describeRuntime(info);
         for (const line of lines) log.info(line);
+        const second = completions().runtime;
+        if (second !== runtime) {
+          const c = await second.request('info', {}).then(describeRuntime, (e: Error) => [`does not answer: ${e.message}`]);
+          for (const line of c) log.info(`completion worker: ${line}`);
+        }
         const device = info.device.using === 'cuda' ? `GPU (${info.cuda.devices[0]?.name})` : 'CPU';
         const model = info.model.status === 'found' ? info.model.path.split(/[\\/]/).pop() : 'no model';
         void vscode.window
@@ -34,7 +45,11 @@ export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogO
       log.info('restarting the runtime worker');
       return vscode.window.withProgress(
         { location: vscode.ProgressLocation.Window, title: 'Hybrid Copilot: restarting runtime' },
-        () => runtime.restart(),
+        async () => {
+          const second = completions().runtime;
+          const [info] = await Promise.all([runtime.restart(), second !== runtime ? second.restart() : undefined]);
+          return info;
+        },
       );
     }),
     vscode.commands.registerCommand('hybridCopilot.showLogs', () => log.show()),
@@ -47,8 +62,9 @@ export function registerRuntimeCommands(runtime: RuntimeClient, log: vscode.LogO
         const doc = args.uri ? vscode.workspace.textDocuments.find((d) => d.uri.toString() === args.uri) : editor?.document;
         if (!doc) throw new Error(`hybridCopilot.runtime.complete: no document ${args.uri ?? '(no active editor)'}`);
         const offset = args.offset ?? (editor?.document === doc ? doc.offsetAt(editor.selection.active) : doc.getText().length);
+        const { runtime: worker, documents } = completions();
         await documents.ensure(adapt(doc));
-        return runtime.stream('complete', { uri: doc.uri.toString(), version: doc.version, offset, maxTokens: args.maxTokens ?? 16 }, () => undefined);
+        return worker.stream('complete', { uri: doc.uri.toString(), version: doc.version, offset, maxTokens: args.maxTokens ?? 16 }, () => undefined);
       },
     ),
   ];

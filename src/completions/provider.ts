@@ -64,7 +64,7 @@ export function registerCompletions(
     vscode.languages.registerInlineCompletionItemProvider(SELECTOR, new InlineCompletionProvider(engine)),
     vscode.workspace.onDidCloseTextDocument((d) => engine.forget(d.uri.toString())),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${SECTION}.modelPath`)) engine.forget();
+      if (e.affectsConfiguration(`${SECTION}.modelPath`) || e.affectsConfiguration(`${SECTION}.completions.model`)) engine.forget();
     }),
   ];
   return { engine, disposables };
