@@ -5,6 +5,7 @@
 //   npm start -- --code-server                 use code-server even where `code` exists
 //   PORT=8080                                  code-server's port (default 8080, or a free one)
 import { spawn, spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { packageVsix } from './package.mjs';
 import { root, run } from './lib.mjs';
 import { ensureE2E } from './setup-e2e.mjs';
 
+const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 const argValue = (name) => {
   const i = args.indexOf(name);
@@ -20,14 +22,20 @@ const argValue = (name) => {
 };
 
 async function ensureModel() {
-  const given = argValue('--model') ?? process.env.HYBRID_COPILOT_MODEL;
-  if (given) {
-    const p = path.resolve(given);
+  // --model / HYBRID_COPILOT_MODEL, else the built-in model when its file is there, else the random-weights
+  // default (src/models/builtin.ts chooseStartModel; compiled by the build above).
+  const { chooseStartModel, BUILTIN_CARD_REL } = require(path.join(root, 'out', 'src', 'models', 'builtin.js'));
+  const choice = chooseStartModel({ root, given: argValue('--model') ?? process.env.HYBRID_COPILOT_MODEL });
+  const p = choice.path;
+  if (choice.kind === 'given') {
     if (!fs.existsSync(p)) throw new Error(`model file not found: ${p}`);
     console.log(`model: ${p}`);
     return p;
   }
-  const p = path.join(root, 'models', 'default.gguf');
+  if (choice.kind === 'builtin') {
+    console.log(`model: ${p}\n  the built-in small code model (what it can and cannot do: ${path.join(root, BUILTIN_CARD_REL)})`);
+    return p;
+  }
   if (!fs.existsSync(p)) {
     const maker = path.join(root, 'out', 'test', 'fixtures', 'make-model.js');
     if (!fs.existsSync(maker)) throw new Error(`no model at ${p} and no model generator at ${maker}`);

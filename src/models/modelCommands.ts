@@ -18,6 +18,7 @@ import { formatParameters, SUPPORTED_ARCHITECTURES } from '../shared/models/gguf
 import type { BenchResult, RuntimeInfo } from '../shared/protocol';
 import { DownloadError, downloadFile, partialBytes } from './downloader';
 import { deleteDownloadedModel, describeModel, listModels, ModelFile } from './modelStore';
+import { BUILTIN_LABEL, builtinModelPath, isBuiltinModel, withBuiltinFirst } from './builtin';
 
 const ADDED_KEY = 'hybridCopilot.models.added';
 
@@ -92,15 +93,17 @@ export function registerModelCommands(deps: ModelDeps): vscode.Disposable[] {
 
   const selectModel = async (args?: { path?: string }): Promise<string | undefined> => {
     if (args?.path) return switchTo(args.path);
-    const [models, mem] = await Promise.all([listModels({ downloadDir, bundledDir: path.join(context.extensionPath, 'models'), added: added() }), memory()]);
+    const [listed, mem] = await Promise.all([listModels({ downloadDir, bundledDir: path.join(context.extensionPath, 'models'), added: added() }), memory()]);
     const current = resolveModelPath(context.extensionPath);
+    // The built-in model first, as "built-in (small)" (src/models/builtin.ts).
+    const models = await withBuiltinFirst(listed, [builtinModelPath(context.extensionPath), current], (f) => describeModel(f, 'bundled'));
     const currentMissing = current && !models.some((m) => path.resolve(m.path) === path.resolve(current));
     type Item = vscode.QuickPickItem & { run: () => Promise<string | undefined> };
     const items: Item[] = models.map((m) => {
       const d = describe(m, mem);
       const isCurrent = path.resolve(m.path) === path.resolve(current);
       return {
-        label: `${isCurrent ? '$(check) ' : ''}${m.summary?.name ?? m.name}`,
+        label: `${isCurrent ? '$(check) ' : ''}${isBuiltinModel(m.path) ? BUILTIN_LABEL : m.summary?.name ?? m.name}`,
         description: d.description,
         detail: `${m.origin === 'downloaded' ? 'downloaded' : m.origin === 'bundled' ? 'bundled' : 'your file'}: ${d.detail}`,
         run: () => switchTo(m.path),
