@@ -15,8 +15,12 @@
 // Each generates the same number of tokens (greedy; the fixture model never ends early). Printed: p50/p95 of
 // request -> first token and -> completion, and tokens read per request, with the ratios to ours.
 //
-//   npm run bench:completion -- [--model PATH | --preset tiny|small] [--shape fim|prefix] [--files a,b,c]
-//        [--doc-tokens 4500] [--keystrokes 40] [--max-tokens 16] [--threads 1] [--baseline-every 1] [--seed 1]
+//   npm run bench:completion -- [--model PATH | --preset tiny|small|granite-h350m|granite-h1b] [--format q8_0]
+//        [--shape fim|prefix] [--files a,b,c] [--doc-tokens 4500] [--keystrokes 40] [--max-tokens 16] [--threads 1]
+//        [--baseline-every 1] [--seed 1]
+// granite-h350m / granite-h1b: the whole granite-4.0-h-350m / h-1b (random weights, 100352-token vocabulary,
+// FIM tokens unless --shape prefix; --format, default q8_0), the models the README recommends for completions.
+// They are 10-40x the cost of `tiny`: pass fewer --doc-tokens / --keystrokes and --baseline-every N.
 // Needs a build (npm run build): dist/worker.js, out/ (tsc), the addon in native/build.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -62,6 +66,17 @@ function modelFile() {
   if (given) return need(path.resolve(given), 'the model');
   const preset = opt('preset', 'tiny');
   const fim = shapeName === 'fim';
+  if (preset.startsWith('granite-')) {
+    const format = opt('format', 'q8_0');
+    const file = path.join(root, '.cache', 'models', `completion-${preset}-${format}-${fim ? 'fim' : 'prefix'}-seed1.gguf`);
+    if (!fs.existsSync(file)) {
+      const { writeGraniteFixture } = out('test/fixtures/make-granite.js');
+      console.log(`writing the ${preset} ${format} completion fixture model (${fim ? 'FIM tokens' : 'prefix-only'}) to ${path.relative(root, file)}`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      writeGraniteFixture(file, { preset: preset.slice('granite-'.length), format, fim, printable: true });
+    }
+    return file;
+  }
   const file = path.join(root, '.cache', 'models', `completion-${preset}-${fim ? 'fim' : 'prefix'}-seed1.gguf`);
   if (!fs.existsSync(file)) {
     const { writeCompletionFixtureModel } = out('test/e2e/suite/completionModel.js');
