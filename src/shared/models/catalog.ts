@@ -26,6 +26,11 @@ export interface CatalogEntry {
 }
 
 export const CATALOG: readonly CatalogEntry[] = [
+  // Nemotron: only the 8B Reasoning Q4_K_M has a pinned SHA-256 (its Hugging Face file page at the pinned
+  // commit). For the Nano 9B v2 files and the 8B Q8_0 no checksum from a source we trust was found (Hugging
+  // Face file pages searched, issue 11): they are verified against the hash Hugging Face states for the file
+  // (X-Linked-Etag) and their size at download time. No hash is made up here; pin one (and the commit in
+  // the URL) when it is read from the file's page.
   {
     id: 'nemotron-nano-9b-v2-q4_k_m',
     label: 'NVIDIA Nemotron Nano 9B v2 — Q4_K_M',
