@@ -16,7 +16,7 @@ import { GgufType } from '../fixtures/gguf-writer';
 import { hybridCli, runSync } from '../fixtures/hybrid-cli';
 import { buildNemotronH } from '../fixtures/nemotron-h';
 import { TOKEN_TYPE, type TokenizerSpec } from '../fixtures/default-vocab';
-import { makeNemotronHCheckpoint, makeTokenizerJson, writeSafetensors, type Checkpoint } from '../fixtures/safetensors';
+import { makeNemotronHCheckpoint, makeTokenizerJson, pythonJson, referenceBpeEncode, writeSafetensors, writeShardedSafetensors, type Checkpoint } from '../fixtures/safetensors';
 import { decodeTensor, referenceActivations } from '../reference/formats';
 import { readGguf, type GgufContents } from '../reference/gguf-read';
 import { NemotronHReference } from '../reference/nemotron-h';
@@ -234,56 +234,6 @@ test('config.json as Python writes it (bare Infinity) parses', () => {
 
 // ---- tokenizer -------------------------------------------------------------------------------------------
 
-/** An independent byte-level BPE following tokenizer.json: added tokens, Llama-3 split, ByteLevel, merges. */
-function referenceEncode(tok: any, text: string, parseSpecial: boolean): number[] {
-  const byteChars: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    byteChars.push(String.fromCodePoint(printable ? b : next++));
-  }
-  const vocab: Record<string, number> = tok.model.vocab;
-  const ranks = new Map<string, number>();
-  (tok.model.merges as any[]).forEach((m, i) => ranks.set(Array.isArray(m) ? m.join(' ') : m, i));
-  const split = /(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
-  const specials: Array<{ id: number; content: string }> = parseSpecial ? tok.added_tokens : [];
-  const out: number[] = [];
-  const encodeWord = (word: string) => {
-    const chars = [...Buffer.from(word, 'utf8')].map((b) => byteChars[b]);
-    const whole = chars.join('');
-    if (tok.model.ignore_merges && vocab[whole] !== undefined) return void out.push(vocab[whole]);
-    let parts = chars;
-    for (;;) {
-      let best = -1, bestRank = Infinity;
-      for (let i = 0; i + 1 < parts.length; i++) {
-        const r = ranks.get(`${parts[i]} ${parts[i + 1]}`);
-        if (r !== undefined && r < bestRank) { bestRank = r; best = i; }
-      }
-      if (best < 0) break;
-      const [l, r] = [parts[best], parts[best + 1]];
-      const merged: string[] = [];
-      for (let i = 0; i < parts.length; i++) {
-        if (i + 1 < parts.length && parts[i] === l && parts[i + 1] === r) { merged.push(l + r); i++; } else merged.push(parts[i]);
-      }
-      parts = merged;
-    }
-    for (const p of parts) out.push(vocab[p]);
-  };
-  let rest = text;
-  while (rest.length) {
-    let at = rest.length, which: { id: number; content: string } | undefined;
-    for (const s of specials) {
-      const i = rest.indexOf(s.content);
-      if (i >= 0 && i < at) { at = i; which = s; }
-    }
-    for (const m of rest.slice(0, at).matchAll(split)) encodeWord(m[0]);
-    if (!which) break;
-    out.push(which.id);
-    rest = rest.slice(at + which.content.length);
-  }
-  return out;
-}
-
 const TEXTS = [
   'export function add(a: number, b: number): number {\n  return a + b;\n}\n',
   "It's the model's state; we'll see 12345 tokens.   Trailing  spaces\t\ttabs\n\n",
@@ -323,7 +273,7 @@ test('(e) tokenizer: the runtime tokenizes the converted file like tokenizer.jso
       const r = runSync(cli, ['tokenize', f32File, '--text', text, '--no-bos', ...(special ? ['--special'] : []), '--json']);
       assert.equal(r.status, 0, r.stderr);
       const got: number[] = JSON.parse(r.stdout).tokens;
-      const want = referenceEncode(ck.tokenizer.json, text, special);
+      const want = referenceBpeEncode(ck.tokenizer.json, text, special);
       assert.deepEqual(got, want, `${JSON.stringify(text)} (special ${special})`);
     }
   }
@@ -432,4 +382,27 @@ test('(g) llama.cpp (node-llama-cpp) loads the converted files: logits and token
   } finally {
     await llama.dispose();
   }
+});
+
+test('a checkpoint saved as tools/train/train.py saves it converts: model.* names, BF16 shards, transformers-5 config with both layouts', () => {
+  const c = makeNemotronHCheckpoint(path.join(dir, 'hf-trainpy'), 'tiny', { seed: 7, dtype: 'BF16', layout: 'list' });
+  // transformers 5 saves the base model as `model.` (base_model_prefix), shards at max_shard_size.
+  fs.rmSync(path.join(c.dir, 'model.safetensors'));
+  const renamed = c.tensors.map((t) => ({ ...t, name: t.name.replace(/^backbone\./, 'model.') }));
+  writeShardedSafetensors(c.dir, renamed, 4);
+  const cfgFile = path.join(c.dir, 'config.json');
+  const cfg = parsePythonJson(fs.readFileSync(cfgFile, 'utf8'));
+  fs.writeFileSync(cfgFile, pythonJson({ ...cfg, hybrid_override_pattern: c.dims.pattern, num_hidden_layers: c.dims.pattern.length }));
+  const tcFile = path.join(c.dir, 'tokenizer_config.json');
+  fs.writeFileSync(tcFile, JSON.stringify({ ...c.tokenizer.config, unk_token: null, add_bos_token: false, chat_template: undefined }));
+  const out = path.join(dir, 'trainpy.gguf');
+  convertCheckpoint({ inDir: c.dir, outFile: out, type: 'q8_0' });
+  const g = readGguf(out);
+  assert.equal(g.kv.get('tokenizer.ggml.unknown_token_id'), undefined);
+  assert.equal(g.kv.get('tokenizer.ggml.add_bos_token'), true, 'llama.cpp\'s NemotronH converter always sets add_bos_token');
+  assert.equal(g.kv.get('tokenizer.chat_template'), undefined);
+  assert.equal(g.tensors.get('token_embd.weight')!.type, FORMATS.q8_0.type);
+  const got = logits(out, tokens);
+  const err = relativeError(got, new NemotronHReference(g, decodeTensor, referenceActivations).forward(tokens));
+  assert.ok(err <= 2e-2, `${err}`);
 });
