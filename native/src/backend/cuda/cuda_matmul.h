@@ -33,6 +33,11 @@ bool matmul_native(formats::Format f);
 // (with the bytes asked for and cudaMemGetInfo's free bytes) when the allocation fails.
 DeviceMatrix upload_matrix(formats::Format f, const void* host, int64_t K, int64_t M, cudaStream_t stream);
 
+// Device bytes of w's allocation, e.g. for memory accounting or copying a matrix. The device layout is
+// this module's: Q8_0, Q5_0 and Q6_K are repacked at upload for aligned loads (per-block scales in arrays
+// after the rows: see backend/cuda/mm_common.cuh), so only matmul() and get_rows() read `data`.
+size_t device_matrix_bytes(const DeviceMatrix& w);
+
 // Device workspace bytes matmul() needs for n input rows (e.g. activations converted to f16/bf16/q8).
 size_t matmul_scratch_bytes(const DeviceMatrix& w, int64_t n);
 

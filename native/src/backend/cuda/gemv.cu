@@ -1,0 +1,331 @@
+// Decode-time matrix multiply (n <= 8 input rows): memory-bound, so the weight is streamed once for all n
+// rows. A warp owns R consecutive weight rows; each lane takes "units" of the row (16- to 48-byte slices
+// loaded with 16-byte loads), dequantizes them in registers, 8 values at a time, and multiplies them with
+// the n activation rows (f32, read through the read-only cache, shared by the R rows of the warp).
+// f32 accumulation, one warp-shuffle reduction per output at the end.
+#include <cstdlib>
+
+#include "backend/cuda/mm_common.cuh"
+
+namespace hybrid::cuda::mm {
+
+namespace {
+
+__device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+
+__device__ __forceinline__ void unpack_h8(uint4 v, float w[8]) {
+  const uint32_t a[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&a[i]));
+    w[2 * i] = f.x;
+    w[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void unpack_bf8(uint4 v, float w[8]) {
+  const uint32_t a[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    w[2 * i] = __uint_as_float(a[i] << 16);
+    w[2 * i + 1] = __uint_as_float(a[i] & 0xffff0000u);
+  }
+}
+// Signed bytes of two words -> 8 floats.
+__device__ __forceinline__ void unpack_i8x8(uint32_t a, uint32_t b, float w[8]) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    w[i] = static_cast<float>(static_cast<int8_t>((a >> (8 * i)) & 0xFF));
+    w[4 + i] = static_cast<float>(static_cast<int8_t>((b >> (8 * i)) & 0xFF));
+  }
+}
+
+// A unit: V consecutive-in-storage weight values of one row, decoded in G = V/8 groups of 8 values that
+// are consecutive in the row (pos(u, g) is the first one's column).
+template <Format F>
+struct Unit;
+
+template <>
+struct Unit<Format::F32> {
+  static constexpr int V = 8;
+  struct Raw { float4 a, b; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) {
+    const float4* p = reinterpret_cast<const float4*>(L.q + r * L.row_bytes) + 2 * u;
+    return {__ldg(p), __ldg(p + 1)};
+  }
+  __device__ static int pos(int u, int) { return 8 * u; }
+  __device__ static void decode(const Raw& w, int, float o[8]) {
+    o[0] = w.a.x; o[1] = w.a.y; o[2] = w.a.z; o[3] = w.a.w;
+    o[4] = w.b.x; o[5] = w.b.y; o[6] = w.b.z; o[7] = w.b.w;
+  }
+};
+
+template <>
+struct Unit<Format::F16> {
+  static constexpr int V = 8;
+  struct Raw { uint4 v; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) { return {ld16(L.q + r * L.row_bytes + 16 * u)}; }
+  __device__ static int pos(int u, int) { return 8 * u; }
+  __device__ static void decode(const Raw& w, int, float o[8]) { unpack_h8(w.v, o); }
+};
+
+template <>
+struct Unit<Format::BF16> {
+  static constexpr int V = 8;
+  struct Raw { uint4 v; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) { return {ld16(L.q + r * L.row_bytes + 16 * u)}; }
+  __device__ static int pos(int u, int) { return 8 * u; }
+  __device__ static void decode(const Raw& w, int, float o[8]) { unpack_bf8(w.v, o); }
+};
+
+template <>
+struct Unit<Format::Q8_0> {  // one block: 32 int8 (two 16-byte loads) and its scale
+  static constexpr int V = 32;
+  struct Raw { uint4 a, b; float d; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) {
+    const uint8_t* p = L.q + r * L.row_bytes + 32 * u;
+    return {ld16(p), ld16(p + 16), h2f(__ldg(L.d + r * L.nb + u))};
+  }
+  __device__ static int pos(int u, int g) { return 32 * u + 8 * g; }
+  __device__ static void decode(const Raw& w, int g, float o[8]) {
+    if (g == 0) unpack_i8x8(w.a.x, w.a.y, o);
+    else if (g == 1) unpack_i8x8(w.a.z, w.a.w, o);
+    else if (g == 2) unpack_i8x8(w.b.x, w.b.y, o);
+    else unpack_i8x8(w.b.z, w.b.w, o);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) o[i] *= w.d;
+  }
+};
+
+template <>
+struct Unit<Format::Q5_0> {  // one block: 16 bytes of nibbles, 32 high bits, the scale
+  static constexpr int V = 32;
+  struct Raw { uint4 qs; uint32_t qh; float d; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) {
+    return {ld16(L.q + r * L.row_bytes + 16 * u), __ldg(L.qh + r * L.nb + u), h2f(__ldg(L.d + r * L.nb + u))};
+  }
+  __device__ static int pos(int u, int g) { return 32 * u + 8 * g; }
+  __device__ static void decode(const Raw& w, int g, float o[8]) {
+    // g 0/1: low nibbles of bytes 0-7 / 8-15 (values 0-15); g 2/3: high nibbles (values 16-31)
+    const uint32_t a = (g & 1) ? w.qs.z : w.qs.x, b = (g & 1) ? w.qs.w : w.qs.y;
+    const int sh = (g >> 1) * 4;
+    const uint32_t hb = w.qh >> (8 * g);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int q0 = static_cast<int>(((a >> (8 * i + sh)) & 0xF) | (((hb >> i) & 1) << 4)) - 16;
+      const int q1 = static_cast<int>(((b >> (8 * i + sh)) & 0xF) | (((hb >> (4 + i)) & 1) << 4)) - 16;
+      o[i] = w.d * static_cast<float>(q0);
+      o[4 + i] = w.d * static_cast<float>(q1);
+    }
+  }
+};
+
+template <>
+struct Unit<Format::Q4_K> {  // 16 bytes of one 32-byte chunk's nibbles: 16 values of two sub-blocks each
+  static constexpr int V = 32;
+  struct Raw { uint4 qs; float d1, m1, d2, m2; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) {
+    const uint8_t* blk = L.q + r * L.row_bytes + static_cast<int64_t>(u >> 3) * 144;
+    const int i = u & 7, c = i >> 1;
+    const uint4 qs = ld16(blk + 16 + 16 * i);
+    const uint4 hd = ld16(blk);
+    const float d = h2f(static_cast<uint16_t>(hd.x & 0xffff)), dmin = h2f(static_cast<uint16_t>(hd.x >> 16));
+    float sc, m;
+    Raw w;
+    w.qs = qs;
+    k4_scale_min(hd.y, hd.z, hd.w, 2 * c, &sc, &m);
+    w.d1 = d * sc;
+    w.m1 = dmin * m;
+    k4_scale_min(hd.y, hd.z, hd.w, 2 * c + 1, &sc, &m);
+    w.d2 = d * sc;
+    w.m2 = dmin * m;
+    return w;
+  }
+  __device__ static int pos(int u, int g) {
+    const int i = u & 7, c = i >> 1, half = i & 1;
+    return (u >> 3) * 256 + 64 * c + 16 * half + (g >> 1) * 32 + (g & 1) * 8;
+  }
+  __device__ static void decode(const Raw& w, int g, float o[8]) {
+    const uint32_t a = (g & 1) ? w.qs.z : w.qs.x, b = (g & 1) ? w.qs.w : w.qs.y;
+    const int sh = (g >> 1) * 4;
+    const float d = (g >> 1) ? w.d2 : w.d1, m = (g >> 1) ? w.m2 : w.m1;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      o[i] = d * static_cast<float>((a >> (8 * i + sh)) & 0xF) - m;
+      o[4 + i] = d * static_cast<float>((b >> (8 * i + sh)) & 0xF) - m;
+    }
+  }
+};
+
+template <>
+struct Unit<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, its 4 values each (64 values)
+  static constexpr int V = 64;
+  struct Raw { uint4 qa, qb, qh; float s[4]; };
+  __device__ static Raw load(const Layout& L, int64_t r, int u) {
+    const int64_t b = u >> 2;
+    const int i = u & 3, h = i >> 1, j = i & 1;
+    const uint8_t* blk = L.q + r * L.row_bytes + b * 208;
+    Raw w;
+    w.qa = ld16(blk + 64 * h + 16 * j);
+    w.qb = ld16(blk + 64 * h + 32 + 16 * j);
+    w.qh = ld16(blk + 128 + 32 * h + 16 * j);
+    const float d = h2f(__ldg(L.d + r * L.nb + b));
+    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192 + 8 * h + j);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) w.s[q] = d * static_cast<float>(__ldg(sc + 2 * q));
+    return w;
+  }
+  __device__ static int pos(int u, int g) {
+    const int i = u & 3, h = i >> 1, j = i & 1;
+    return (u >> 2) * 256 + 128 * h + 32 * (g >> 1) + 16 * j + 8 * (g & 1);
+  }
+  __device__ static void decode(const Raw& w, int g, float o[8]) {
+    const int q = g >> 1, sub = g & 1;
+    const uint4& ql = (q & 1) ? w.qb : w.qa;
+    const uint32_t a = sub ? ql.z : ql.x, b = sub ? ql.w : ql.y;
+    const uint32_t ha = sub ? w.qh.z : w.qh.x, hb = sub ? w.qh.w : w.qh.y;
+    const int sh = (q >> 1) * 4, hs = 2 * q;
+    const float s = w.s[q];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int v0 = static_cast<int>(((a >> (8 * i + sh)) & 0xF) | (((ha >> (8 * i + hs)) & 3) << 4)) - 32;
+      const int v1 = static_cast<int>(((b >> (8 * i + sh)) & 0xF) | (((hb >> (8 * i + hs)) & 3) << 4)) - 32;
+      o[i] = s * static_cast<float>(v0);
+      o[4 + i] = s * static_cast<float>(v1);
+    }
+  }
+};
+
+constexpr int kWarps = 4;  // warps per block
+
+template <Format F, int N, int R>
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float* __restrict__ x,
+                                                           float* __restrict__ y, int accumulate) {
+  using U = Unit<F>;
+  const int lane = threadIdx.x & 31;
+  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * R;
+  if (row0 >= L.M) return;
+  int64_t rows[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) rows[r] = min(row0 + r, L.M - 1);
+  float acc[R][N];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < N; ++t) acc[r][t] = 0.0f;
+
+  const int units = static_cast<int>(L.K / U::V);
+#pragma unroll 2
+  for (int u = lane; u < units; u += 32) {
+    typename U::Raw raw[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) raw[r] = U::load(L, rows[r], u);
+#pragma unroll
+    for (int g = 0; g < U::V / 8; ++g) {
+      const int p = U::pos(u, g);
+      float xv[N][8];
+#pragma unroll
+      for (int t = 0; t < N; ++t) {
+        const float4* xp = reinterpret_cast<const float4*>(x + t * L.K + p);
+        const float4 a = __ldg(xp), b = __ldg(xp + 1);
+        xv[t][0] = a.x; xv[t][1] = a.y; xv[t][2] = a.z; xv[t][3] = a.w;
+        xv[t][4] = b.x; xv[t][5] = b.y; xv[t][6] = b.z; xv[t][7] = b.w;
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        float w[8];
+        U::decode(raw[r], g, w);
+#pragma unroll
+        for (int t = 0; t < N; ++t)
+#pragma unroll
+          for (int e = 0; e < 8; ++e) acc[r][t] = fmaf(w[e], xv[t][e], acc[r][t]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+      float v = acc[r][t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      acc[r][t] = v;
+    }
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (row0 + r >= L.M) break;
+#pragma unroll
+      for (int t = 0; t < N; ++t) {
+        float* o = y + t * L.M + row0 + r;
+        *o = accumulate ? *o + acc[r][t] : acc[r][t];
+      }
+    }
+  }
+}
+
+template <Format F, int N, int R>
+void launch_nr(const Layout& L, const float* x, float* y, bool acc, cudaStream_t s) {
+  const int64_t warps = (L.M + R - 1) / R;
+  const dim3 grid(static_cast<unsigned>((warps + kWarps - 1) / kWarps)), block(kWarps * 32);
+  gemv_kernel<F, N, R><<<grid, block, 0, s>>>(L, x, y, acc ? 1 : 0);
+  MM_CHECK_LAUNCH("gemv");
+}
+
+// Rows per warp: 4 for n <= 2 (HYBRID_MM_GEMV_R=2 overrides, for tuning with cuda-opbench), else 2.
+// (Only these variants are compiled: every (format, n, R) is a kernel for each of the 4 architectures.)
+int g_forced_r = -1;  // -1: not read yet; 0: default; 2 or 4: forced
+int rows_per_warp(int64_t n) {
+  if (g_forced_r < 0) {
+    const char* e = std::getenv("HYBRID_MM_GEMV_R");
+    const int v = e ? std::atoi(e) : 0;
+    g_forced_r = (v == 2 || v == 4) ? v : 0;
+  }
+  if (n > 2) return 2;
+  return g_forced_r ? g_forced_r : 4;
+}
+
+template <Format F, int N>
+void launch_n(const Layout& L, const float* x, float* y, bool acc, cudaStream_t s, int R) {
+  if constexpr (N <= 2) {
+    if (R == 4) {
+      launch_nr<F, N, 4>(L, x, y, acc, s);
+      return;
+    }
+  }
+  launch_nr<F, N, 2>(L, x, y, acc, s);
+}
+
+template <Format F>
+void launch(const Layout& L, const float* x, int64_t n, float* y, bool acc, cudaStream_t s) {
+  const int R = rows_per_warp(n);
+  switch (n) {
+    case 1: launch_n<F, 1>(L, x, y, acc, s, R); break;
+    case 2: launch_n<F, 2>(L, x, y, acc, s, R); break;
+    case 3: launch_n<F, 3>(L, x, y, acc, s, R); break;
+    case 4: launch_n<F, 4>(L, x, y, acc, s, R); break;
+    case 5: launch_n<F, 5>(L, x, y, acc, s, R); break;
+    case 6: launch_n<F, 6>(L, x, y, acc, s, R); break;
+    case 7: launch_n<F, 7>(L, x, y, acc, s, R); break;
+    case 8: launch_n<F, 8>(L, x, y, acc, s, R); break;
+    default: throw std::invalid_argument("gemv: n must be 1..8");
+  }
+}
+
+}  // namespace
+
+void set_gemv_rows_per_warp(int r) { g_forced_r = (r == 2 || r == 4) ? r : 0; }
+
+void gemv(Format f, const Layout& L, const float* x, int64_t n, float* y, bool accumulate, cudaStream_t stream) {
+  switch (f) {
+    case Format::F32: launch<Format::F32>(L, x, n, y, accumulate, stream); break;
+    case Format::F16: launch<Format::F16>(L, x, n, y, accumulate, stream); break;
+    case Format::BF16: launch<Format::BF16>(L, x, n, y, accumulate, stream); break;
+    case Format::Q8_0: launch<Format::Q8_0>(L, x, n, y, accumulate, stream); break;
+    case Format::Q5_0: launch<Format::Q5_0>(L, x, n, y, accumulate, stream); break;
+    case Format::Q4_K: launch<Format::Q4_K>(L, x, n, y, accumulate, stream); break;
+    case Format::Q6_K: launch<Format::Q6_K>(L, x, n, y, accumulate, stream); break;
+    default: throw std::invalid_argument("gemv: unsupported device format");
+  }
+}
+
+}  // namespace hybrid::cuda::mm
