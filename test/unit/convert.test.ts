@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { convertCheckpoint, ConvertError, planConversion, parsePythonJson, type OutType } from '../../tools/convert/convert';
 import { main as cliMain } from '../../tools/convert/cli';
+import { detectPre, LLAMA3_REGEX } from '../../tools/convert/hf-tokenizer';
 import { FORMATS, bf16Bits, fp16Bits, fp16Value } from '../fixtures/ggml-formats';
 import { GgufType } from '../fixtures/gguf-writer';
 import { hybridCli, runSync } from '../fixtures/hybrid-cli';
@@ -405,4 +406,38 @@ test('a checkpoint saved as tools/train/train.py saves it converts: model.* name
   const got = logits(out, tokens);
   const err = relativeError(got, new NemotronHReference(g, decodeTensor, referenceActivations).forward(tokens));
   assert.ok(err <= 2e-2, `${err}`);
+});
+
+test('pre-tokenizer detection: llama3 (both spellings), gpt-2, and clear refusals', () => {
+  const seq = (regex: string, useRegex = false, extra: object = {}) => ({
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, use_regex: useRegex, ...extra }] },
+  });
+  assert.equal(detectPre(seq(LLAMA3_REGEX)), 'llama3');
+  assert.equal(detectPre(seq("(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")), 'llama3');
+  assert.equal(detectPre({ pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true } }), 'gpt-2');
+  assert.throws(() => detectPre(seq(LLAMA3_REGEX, true)), /splits twice/);
+  assert.throws(() => detectPre(seq(LLAMA3_REGEX, false, { add_prefix_space: true })), /add_prefix_space/);
+  assert.throws(() => detectPre({ pre_tokenizer: { type: 'Metaspace' } }), /unsupported pre_tokenizer/);
+  assert.throws(() => detectPre({ pre_tokenizer: null }), /unsupported pre_tokenizer/);
+  assert.throws(() => detectPre(seq('\\w+')), /unknown pre-tokenizer regex "\\\\w\+"/);
+});
+
+test('CLI: usage errors exit 2, --help exits 0', () => {
+  const errors: string[] = [];
+  const orig = console.error;
+  const origLog = console.log;
+  console.error = (s: string) => errors.push(s);
+  console.log = () => {};
+  try {
+    assert.equal(cliMain(['--in', ck.dir]), 2);
+    assert.equal(cliMain(['--in', ck.dir, '--out', path.join(dir, 'x.gguf'), '--type', 'q3_k']), 2);
+    assert.equal(cliMain(['--bogus', '1', '--in', ck.dir, '--out', path.join(dir, 'x.gguf')]), 2);
+    assert.equal(cliMain(['--help']), 0);
+  } finally {
+    console.error = orig;
+    console.log = origLog;
+  }
+  assert.match(errors.join('\n'), /--in and --out are required/);
+  assert.match(errors.join('\n'), /unknown --type q3_k/);
+  assert.ok(!fs.existsSync(path.join(dir, 'x.gguf')));
 });
