@@ -441,3 +441,13 @@ test('CLI: usage errors exit 2, --help exits 0', () => {
   assert.match(errors.join('\n'), /unknown --type q3_k/);
   assert.ok(!fs.existsSync(path.join(dir, 'x.gguf')));
 });
+
+test('tied embeddings (tie_word_embeddings, no lm_head.weight): no output.weight, the runtime uses token_embd', () => {
+  const c = makeNemotronHCheckpoint(path.join(dir, 'hf-tied'), 'tiny', { seed: 9, tied: true });
+  const out = path.join(dir, 'tied.gguf');
+  convertCheckpoint({ inDir: c.dir, outFile: out, type: 'f32' });
+  const g = readGguf(out);
+  assert.ok(!g.tensors.has('output.weight'));
+  const err = relativeError(logits(out, tokens), new NemotronHReference(g, decodeTensor, referenceActivations).forward(tokens));
+  assert.ok(err <= 1e-4, `${err}`);
+});
