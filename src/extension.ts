@@ -11,6 +11,7 @@ import { Completions, registerCompletions } from './completions/provider';
 import { RUNTIME_SETTINGS, runtimePlan, runtimeSettings, SECTION, workerSettings } from './config';
 import { HybridLanguageModelProvider, registerLanguageModelProvider } from './lmProvider/provider';
 import { registerModelCommands } from './models/modelCommands';
+import { setupRemote } from './remote/vscodeRemote';
 import { RuntimeClient } from './runtime/client';
 import type { DocumentSync } from './runtime/documentSync';
 import { registerDocumentSync } from './runtime/documentSyncVscode';
@@ -27,6 +28,8 @@ export interface HybridCopilotApi {
   chatCode: ChatViewProvider['code'];
   completions: CompletionEngine;
   statusText(): string;
+  /** The remote backend's status bar item ('' while the backend is local). */
+  remoteStatusText(): string;
 }
 
 export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
@@ -65,10 +68,16 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
   });
   runtime = client;
   const backend = new RuntimeChatBackend(client, () => runtimeSettings(context.extensionPath).contextLength);
-  const chat = new ChatViewProvider(context.extensionUri, log, backend, context.globalState);
-  const lm = new HybridLanguageModelProvider(backend, () => ({ maxOutputTokens: chatSettings().maxTokens, thinkingBudget: chatSettings().thinkingBudget }), log);
+  // Chat, the code actions, VS Code's chat and completions go through the backend switch (hybridCopilot.backend):
+  // this worker, or a remote OpenAI-compatible endpoint.
+  const remote = setupRemote(context, log, backend, () => {
+    lm.refresh();
+    void chat.controller.refreshAvailability();
+  });
+  const chat = new ChatViewProvider(context.extensionUri, log, remote.backends.chat, context.globalState);
+  const lm = new HybridLanguageModelProvider(remote.backends.chat, () => ({ maxOutputTokens: chatSettings().maxTokens, thinkingBudget: chatSettings().thinkingBudget }), log);
   const actions = registerActionCommands({
-    backend,
+    backend: remote.backends.chat,
     chat: { controller: chat.controller, context: chat.context, focus: () => vscode.commands.executeCommand(`${ChatViewProvider.viewId}.focus`) },
     log,
     settings: () => {
@@ -100,7 +109,8 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     const c = own ? completionWorker() : client;
     completionsRuntime = own ? c : undefined;
     const documents = registerDocumentSync(c, log);
-    return { client: c, own, documents, completions: registerCompletions(c, documents.sync, log, onOutcome) };
+    const routed = remote.backends.completions(c, documents.sync);
+    return { client: c, own, documents, completions: registerCompletions(routed.transport, routed.sync, log, onOutcome) };
   };
   const disposePipeline = async (p: Pipeline) => {
     for (const d of [...p.completions.disposables, ...p.documents.disposables]) d.dispose();
@@ -130,6 +140,7 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
     .catch((e: Error) => log.warn(`runtime info after start: ${e.message}`));
 
   context.subscriptions.push(
+    ...remote.disposables,
     log,
     status,
     chat,
@@ -175,6 +186,7 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
       return pipeline.completions.engine;
     },
     statusText: () => status.text,
+    remoteStatusText: () => remote.statusText(),
   };
 }
 

@@ -5,7 +5,25 @@ import type { CancellationLike, RuntimeClient } from '../runtime/client';
 import type { ChatModelInfo } from '../shared/chatPrompt';
 import type { ChatParams, ChatResult, ModelInfo, RuntimeInfo, StreamPart } from '../shared/protocol';
 
-export type ChatRequest = Omit<ChatParams, 'id'>;
+/**
+ * For a remote endpoint (it applies its own chat template): the conversation as messages, and the thinking
+ * switch and budget as the user set them. The local worker reads only the rendered prompt.
+ */
+export interface RemoteChatParts {
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  thinking: boolean;
+  thinkingBudget: number;
+}
+
+export type ChatRequest = Omit<ChatParams, 'id'> & { remote?: RemoteChatParts };
+
+/** The messages of a conversation: the system prompt, the prior turns, the last user message. */
+export function chatMessages(system: string, history: readonly { user: string; answer: string }[], user: string): RemoteChatParts['messages'] {
+  const out: RemoteChatParts['messages'] = [{ role: 'system', content: system }];
+  for (const t of history) out.push({ role: 'user', content: t.user }, { role: 'assistant', content: t.answer });
+  out.push({ role: 'user', content: user });
+  return out;
+}
 
 export type ChatBackendStatus = { ready: true; model: ChatModelInfo } | { ready: false; reason: string };
 

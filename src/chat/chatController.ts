@@ -2,13 +2,13 @@
 // (context, template, thinking parameters), streaming the backend's parts to the view, stop, history.
 // The view provider feeds it validated webview messages and forwards what it posts. No vscode import, so a
 // test can drive it with a fake backend and storage.
-import { buildChatPrompt, ChatModelInfo, ContextItem } from '../shared/chatPrompt';
+import { buildChatPrompt, ChatModelInfo, ContextItem, DEFAULT_SYSTEM_PROMPT } from '../shared/chatPrompt';
 import { ChatTemplateError } from '../shared/chatTemplate';
 import { ChatTurn, Conversation, ContextRef, newId, titleFrom } from '../shared/chatSession';
 import type { ChatResult, StreamPart } from '../shared/protocol';
 import { budgetBridge, formatTraceHeading, splitBatchTokens } from '../shared/reasoning';
 import type { ChatAvailability, ChatSettings, HostMessage } from '../shared/webviewProtocol';
-import type { ChatBackend, ChatBackendStatus } from './chatBackend';
+import { chatMessages, type ChatBackend, type ChatBackendStatus } from './chatBackend';
 import type { ChatHistory } from './chatHistory';
 
 export interface ChatLogger {
@@ -264,6 +264,7 @@ export class ChatController {
       maxTokens: maxTokensFor(built.prompt, settings.maxTokens + (built.thinking?.budget ?? 0), status.model.contextLength),
       stop: built.stop.length ? built.stop : undefined,
       thinking: built.thinking,
+      remote: { messages: chatMessages(DEFAULT_SYSTEM_PROMPT, history, built.userMessage), thinking: settings.thinking, thinkingBudget: settings.thinkingBudget },
     };
     log.info(
       `chat turn ${turn.id}: ${built.prompt.length} prompt characters (${built.templateSource === 'model' ? "the model's template" : 'ChatML'}), ` +

@@ -1,7 +1,7 @@
 // Runs one action's prompt on the local model: the chat template of the loaded model (the same builder as
 // the chat view), the thinking settings of the chat, a token budget that fits the code, streaming answer
 // parts to the caller and reasoning parts to the trace view, cancellable.
-import type { ChatBackend } from '../chat/chatBackend';
+import { chatMessages, type ChatBackend } from '../chat/chatBackend';
 import { maxTokensFor } from '../chat/chatController';
 import { buildChatPrompt } from '../shared/chatPrompt';
 import { estimateTokens } from '../shared/commands/lmMessages';
@@ -67,6 +67,7 @@ export async function runAction(o: {
     maxTokens: maxTokensFor(built.prompt, answerTokens + (built.thinking?.budget ?? 0), status.model.contextLength),
     stop: built.stop.length ? built.stop : undefined,
     thinking: built.thinking,
+    remote: { messages: chatMessages(o.prompt.system, [], o.prompt.user), thinking: s.thinking, thinkingBudget: s.thinkingBudget },
   };
   const trace = o.trace.begin({ title: o.title, detail: o.detail });
   let answer = '';

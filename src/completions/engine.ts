@@ -4,7 +4,7 @@
 // post-processing -> cache. provider.ts adapts VS Code's InlineCompletionItemProvider to it; the tests and
 // the benchmark drive it directly. No `vscode` import.
 import { performance } from 'perf_hooks';
-import type { RuntimeClient } from '../runtime/client';
+import type { CompletionTransport } from '../runtime/backend';
 import { RuntimeError } from '../runtime/client';
 import type { SyncDocument } from '../runtime/documentSync';
 import { CompletionCache } from '../shared/completions/cache';
@@ -49,7 +49,8 @@ export interface CompletionOutcome {
 }
 
 export interface EngineOptions {
-  client: Pick<RuntimeClient, 'stream' | 'request' | 'generation'>;
+  /** The local worker (a RuntimeClient) or a remote endpoint (src/runtime/backend.ts). */
+  client: CompletionTransport;
   /** The document mirror: ensure() before a request (a no-op when the worker has this version). */
   sync: { ensure(doc: SyncDocument): Promise<void> };
   logger: Logger;
@@ -189,6 +190,12 @@ export class CompletionEngine {
     if (this.model && this.model.generation === generation && this.model.facts) return this.model.facts;
     // Another worker may hold another model: what was computed with the last one is stale.
     if (this.model && this.model.generation !== generation) this.cache.clear();
+    if (this.opts.client.modelFacts) {
+      const facts = await this.opts.client.modelFacts();
+      this.model = { generation: this.opts.client.generation, facts };
+      if (!facts) this.opts.logger.debug('no completion: no model serves');
+      return facts;
+    }
     const info = await this.opts.client.request('info', {});
     const load = info.model.load;
     const facts = load.state === 'loaded' ? modelFacts(load.info) : undefined;

@@ -4,8 +4,8 @@
 // word (editor.action.inlineSuggest.acceptNextWord, Ctrl+Right), next line (…acceptNextLine); after a
 // partial accept the engine's cache serves the rest without asking the model.
 import * as vscode from 'vscode';
-import type { Logger, RuntimeClient } from '../runtime/client';
-import type { DocumentSync } from '../runtime/documentSync';
+import type { CompletionSync, CompletionTransport } from '../runtime/backend';
+import type { Logger } from '../runtime/client';
 import { adapt } from '../runtime/documentSyncVscode';
 import { completionsEnabled } from '../shared/completions/status';
 import { CompletionEngine, CompletionOutcome } from './engine';
@@ -48,8 +48,8 @@ export interface Completions {
 }
 
 export function registerCompletions(
-  client: RuntimeClient,
-  sync: DocumentSync,
+  client: CompletionTransport,
+  sync: CompletionSync,
   logger: Logger,
   onOutcome?: (o: CompletionOutcome) => void,
 ): Completions {

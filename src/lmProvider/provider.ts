@@ -7,7 +7,7 @@
 // declared, so VS Code offers the model in Ask mode, not Agent mode). Token counts are estimated (UTF-8
 // bytes / 3, an overestimate): the worker protocol has no tokenize request.
 import * as vscode from 'vscode';
-import type { ChatBackend } from '../chat/chatBackend';
+import { chatMessages, type ChatBackend } from '../chat/chatBackend';
 import { maxTokensFor } from '../chat/chatController';
 import { buildChatPrompt, DEFAULT_SYSTEM_PROMPT } from '../shared/chatPrompt';
 import { estimateTokens, LmMessage, LmPart, toConversation } from '../shared/commands/lmMessages';
@@ -114,6 +114,7 @@ export class HybridLanguageModelProvider implements vscode.LanguageModelChatProv
         stop: built.stop.length ? built.stop : undefined,
         thinking: built.thinking,
         sampling: opts.temperature !== undefined ? { temperature: opts.temperature } : undefined,
+        remote: { messages: chatMessages(conv.system ?? DEFAULT_SYSTEM_PROMPT, conv.history, conv.text), thinking, thinkingBudget: budget },
       },
       (parts) => {
         for (const p of parts) if (p.kind !== 'reasoning' && p.text) progress.report(new vscode.LanguageModelTextPart(p.text));
