@@ -31,8 +31,8 @@ interface JinjaInterpreter {
 }
 const jinja = require('@huggingface/jinja');
 const { Template } = jinja;
-const Interpreter = jinja.Interpreter as new (env: JinjaEnvironment) => JinjaInterpreter;
-const Environment = jinja.Environment as new () => JinjaEnvironment;
+const Interpreter = jinja.Interpreter as unknown as new (env: JinjaEnvironment) => JinjaInterpreter;
+const Environment = jinja.Environment as unknown as new () => JinjaEnvironment;
 
 /** What one render may take; past any of these it fails with a ChatTemplateError naming the limit. */
 export interface RenderLimits {
