@@ -113,6 +113,8 @@ export class RemoteClient {
   /** Milliseconds to the response headers of the last request that got any (the endpoint's latency). */
   lastLatencyMs: number | undefined;
   lastError: RemoteError | undefined;
+  /** Models whose answers were seen to start inside a trace the prompt opened (an orphan close tag). */
+  private readonly opensTraceInPrompt = new Set<string>();
 
   constructor(private readonly options: RemoteOptions) {
     this.base = baseUrl(options.endpoint);
@@ -159,8 +161,11 @@ export class RemoteClient {
     };
     if (req.stop?.length) body.stop = req.stop;
     if (req.thinking !== undefined) body.chat_template_kwargs = { enable_thinking: req.thinking, thinking: req.thinking };
-    // Think tags in the text (llama-server without --reasoning-format, servers without a reasoning parser).
-    const splitter = new ReasoningSplitter({ ...NEMOTRON_THINK_TAGS, startsInside: false });
+    // Think tags in the text (llama-server without --reasoning-format, servers without a reasoning parser). A
+    // template that opens the trace in the prompt (Nemotron Nano 2: "<think>\n") leaves only the close tag in
+    // the text: once seen for a model, its later answers start inside the trace.
+    const startsInside = req.thinking !== false && this.opensTraceInPrompt.has(model);
+    const splitter = new ReasoningSplitter({ ...NEMOTRON_THINK_TAGS, startsInside });
     let reasoning = '';
     let answer = '';
     let fieldReasoning = false;
@@ -184,6 +189,13 @@ export class RemoteClient {
       emit(parts, v.reasoning || v.content ? 1 : 0);
     }, () => ({ reasoning, answer }));
     emit(splitter.flush(), 0);
+    const orphan = !fieldReasoning && !startsInside && reasoning === '' ? answer.indexOf(NEMOTRON_THINK_TAGS.close) : -1;
+    if (orphan >= 0) {
+      // This answer streamed as text; the result and the next answers split it.
+      this.opensTraceInPrompt.add(model);
+      reasoning = answer.slice(0, orphan);
+      answer = answer.slice(orphan + NEMOTRON_THINK_TAGS.close.length);
+    }
     const completion = out.usage?.completionTokens;
     const reasoningTokens = out.usage?.reasoningTokens ?? (completion !== undefined && reasoning ? Math.round((completion * reasoning.length) / Math.max(1, reasoning.length + answer.length)) : out.reasoningChunks);
     return {
@@ -406,7 +418,7 @@ export class RemoteClient {
       const reader = res.body?.getReader();
       if (!reader) throw new RemoteError(`${url} answered without a body`, 'malformed');
       for (;;) {
-        let r: ReadableStreamReadResult<Uint8Array>;
+        let r: { done: boolean; value?: Uint8Array };
         try {
           r = await reader.read();
         } catch (e) {
@@ -426,7 +438,7 @@ export class RemoteClient {
         }
         if (r.done) break;
         arm();
-        parser.push(r.value);
+        if (r.value) parser.push(r.value);
         if (failure) break;
         if (done) break;
       }

@@ -284,3 +284,21 @@ test('text completions: prompt and suffix sent, text streamed', async () => {
   assert.equal(body.suffix, ' }');
   assert.deepEqual(body.stop, ['\n']);
 });
+
+test('a template that opens the trace in the prompt: the orphan </think> splits the result, and later answers start inside', async () => {
+  const s = await serve((_q, res) => {
+    sse(res);
+    res.end(delta({ content: 'The user greets' }) + delta({ content: '.\n</think>\n\nHello!' }, 'stop') + 'data: [DONE]\n\n');
+  });
+  const c = client(s.url);
+  const first: StreamPart[] = [];
+  const r1 = await c.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 32, thinking: true }, (p) => first.push(...p));
+  assert.equal(r1.reasoning, 'The user greets.\n');
+  assert.equal(r1.answer, '\n\nHello!');
+  assert.deepEqual(first.map((p) => p.kind), ['answer', 'answer'], 'the first answer streamed as text');
+  const second: StreamPart[] = [];
+  const r2 = await c.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 32, thinking: true }, (p) => second.push(...p));
+  assert.equal(r2.reasoning, 'The user greets.\n');
+  assert.equal(r2.answer, '\n\nHello!');
+  assert.equal(second.filter((p) => p.kind === 'reasoning').map((p) => p.text).join(''), 'The user greets.\n', 'later answers stream their trace as reasoning');
+});
