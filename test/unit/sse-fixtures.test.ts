@@ -54,7 +54,7 @@ function check(file: string, kind: 'chat' | 'completion', want: Read): void {
   assert.deepEqual(read([...bytes].map((b) => Buffer.from([b])), kind), want, `${file} byte by byte`);
 }
 
-test('vLLM < 0.10: delta.reasoning_content, then content; usage in a trailing chunk with choices []', () => {
+test('older vLLM: delta.reasoning_content, then content; usage in a trailing chunk with choices []', () => {
   check('vllm-chat-reasoning_content.sse', 'chat', {
     reasoning: 'The user asks which is greater: 9.11 or 9.8. Compare 9.80 × 1 with 9.11 — 9.8 is greater.\n',
     answer: '\n\n**9.8** is greater than 9.11 (9.80 > 9.11).',
@@ -64,7 +64,7 @@ test('vLLM < 0.10: delta.reasoning_content, then content; usage in a trailing ch
   });
 });
 
-test('vLLM >= 0.10: delta.reasoning; finish "length"; reasoning_tokens in the usage details', () => {
+test('current vLLM: delta.reasoning; finish "length"; reasoning_tokens in the usage details', () => {
   check('vllm-chat-reasoning.sse', 'chat', {
     reasoning: 'Résumé: the function leaks a file handle.',
     answer: 'Use `with open(p) as f:` so the file is closed',
