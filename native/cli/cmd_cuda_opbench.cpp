@@ -26,6 +26,7 @@
 
 namespace hybrid::cuda::mm {
 void set_gemv_rows_per_warp(int r);  // gemv.cu (tuning)
+void set_gemm_variant(int v);        // gemm.cu: 0 mma.sync, 1 wmma
 }
 #endif
 
@@ -170,7 +171,13 @@ int run_bench(const Args& a) {
       Weights w;
       make_weights(w, f, K, M, rotate);
       DevBuf x(static_cast<size_t>(8) * K * 4), y(static_cast<size_t>(8) * M * 4);
-      CK(cudaMemset(x.p, 0, static_cast<size_t>(8) * K * 4));
+      {
+        std::vector<float> hx(static_cast<size_t>(8) * K);
+        std::mt19937 rng(3);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        for (auto& v : hx) v = nd(rng);
+        CK(cudaMemcpy(x.p, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
+      }
       for (int n : {1, 8}) {
         if (quick && n == 8) continue;
         for (int R : {0, 2, 4}) {  // 0: the default choice
@@ -212,15 +219,22 @@ int run_bench(const Args& a) {
       for (auto& v : hx) v = nd(rng);
       CK(cudaMemcpy(x.p, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
       DevBuf scratch(std::max<size_t>(hc::matmul_scratch_bytes(w.copies[0], n), 256));
-      const double ms = median_ms(reps, 3, [&](int) {
-        hc::matmul(w.copies[0], static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
-      });
-      const double tflops = 2.0 * n * M * K / (ms * 1e-3) / 1e12;
-      j.begin_object().field("format", hf::format_name(f)).field("K", K).field("M", M).field("n", n);
-      j.field("ms", ms).field("tflops", tflops).field("fraction_of_peak", tflops * 1e12 / kPeakBf16).end_object();
-      if (!json)
-        std::printf("gemm %-5s K=%-6lld M=%-6lld n=%-5lld: %8.3f ms  %6.1f TFLOP/s  %5.1f%% of %.0f\n", hf::format_name(f),
-                    (long long)K, (long long)M, (long long)n, ms, tflops, 100.0 * tflops * 1e12 / kPeakBf16, kPeakBf16 / 1e12);
+      for (int variant : {0, 1}) {
+        if (quick && variant == 1) continue;
+        hybrid::cuda::mm::set_gemm_variant(variant);
+        const double ms = median_ms(reps, 3, [&](int) {
+          hc::matmul(w.copies[0], static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
+        });
+        const double tflops = 2.0 * n * M * K / (ms * 1e-3) / 1e12;
+        const char* kernel = variant ? "wmma" : "mma";
+        j.begin_object().field("format", hf::format_name(f)).field("kernel", kernel).field("K", K).field("M", M).field("n", n);
+        j.field("ms", ms).field("tflops", tflops).field("fraction_of_peak", tflops * 1e12 / kPeakBf16).end_object();
+        if (!json)
+          std::printf("gemm %-5s %-4s K=%-6lld M=%-6lld n=%-5lld: %8.3f ms  %6.1f TFLOP/s  %5.1f%% of %.0f\n",
+                      hf::format_name(f), kernel, (long long)K, (long long)M, (long long)n, ms, tflops,
+                      100.0 * tflops * 1e12 / kPeakBf16, kPeakBf16 / 1e12);
+      }
+      hybrid::cuda::mm::set_gemm_variant(0);
     }
   }
   j.end_array().end_object();

@@ -39,6 +39,11 @@ int main() {
 #include "formats/formats.h"
 #include "formats/half.h"
 
+namespace hybrid::cuda::mm {  // kernel variants (gemv.cu, gemm.cu), so that each one is checked
+void set_gemv_rows_per_warp(int r);
+void set_gemm_variant(int v);
+}  // namespace hybrid::cuda::mm
+
 namespace {
 
 using hybrid::formats::Format;
@@ -150,7 +155,12 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
     const std::vector<double> ref = reference(h, x, n);
     CK(cudaMemcpy(dx.p, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
     const double tol = (n <= 8 && native) ? 1e-5 : 1e-2;
+    // kernel variants: GEMV rows per warp (n <= 2: 2 and 4), GEMM mma.sync and wmma
+    const std::vector<int> variants = n <= 2 ? std::vector<int>{2, 4} : n > 8 ? std::vector<int>{0, 1} : std::vector<int>{0};
+    for (int var : variants)
     for (int acc = 0; acc < 2; ++acc) {
+      if (n <= 8) hybrid::cuda::mm::set_gemv_rows_per_warp(var);
+      else hybrid::cuda::mm::set_gemm_variant(var);
       std::vector<float> y0(static_cast<size_t>(n) * M);
       if (acc) for (auto& v : y0) v = nd(rng) * 10.0f;
       else std::fill(y0.begin(), y0.end(), NAN);
@@ -162,12 +172,16 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
       CK(cudaMemcpy(y.data(), dy.p, y.size() * 4, cudaMemcpyDeviceToHost));
       const double err = rel_err(y, ref, acc ? &y0 : nullptr);
       const bool ok = err <= tol;
+      const std::string kernel = n <= 8 ? (var ? "gemv R=" + std::to_string(var) : std::string("gemv"))
+                                        : (var ? "gemm wmma" : "gemm mma");
       std::printf("  %s %s M=%lld K=%lld n=%lld %s acc=%d: rel err %.3g (tol %g) %s\n", hf::format_name(f),
-                  n <= 8 ? "gemv" : "gemm", (long long)M, (long long)K, (long long)n,
+                  kernel.c_str(), (long long)M, (long long)K, (long long)n,
                   native ? "native" : "f16-fallback", acc, err, tol, ok ? "ok" : "FAIL");
       CHECK(ok);
     }
   }
+  hybrid::cuda::mm::set_gemv_rows_per_warp(0);
+  hybrid::cuda::mm::set_gemm_variant(0);
 
   // get_rows: the first and last rows and some random ones.
   std::vector<int32_t> ids = {0, static_cast<int32_t>(M - 1)};

@@ -5,7 +5,11 @@
 // weight rows x 32 k, 8 warps (2 x 4), each 64 tokens x 32 rows; two shared-memory stages.
 #include <mma.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "backend/cuda/mm_common.cuh"
+#include "backend/cuda/mm_tiles.cuh"
 
 namespace hybrid::cuda::mm {
 
@@ -15,7 +19,6 @@ using namespace nvcuda;
 
 constexpr int BM = 128;  // weight rows per block
 constexpr int BN = 128;  // tokens per block
-constexpr int BK = 32;   // k per stage (one Q8_0/Q5_0 block, one Q4_K sub-block, two Q6_K sub-blocks)
 constexpr int LDS = BK + 8;
 constexpr int kThreads = 256;
 constexpr int LDC = 36;  // epilogue staging row (floats)
@@ -26,7 +29,6 @@ __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int src
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-__device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
 template <typename T>
 __device__ __forceinline__ T to_t(float v);
@@ -46,114 +48,6 @@ __global__ void convert_kernel(const float* __restrict__ x, T* __restrict__ out,
     o[2] = to_t<T>(v.z);
     o[3] = to_t<T>(v.w);
   }
-}
-
-// Register-path weight tiles: thread (row = tid / 2, half = tid % 2) decodes 16 values of its row.
-template <Format F>
-struct Tile;
-
-template <>
-struct Tile<Format::F32> {
-  struct Raw { float4 v[4]; };
-  __device__ static Raw load(const Layout& L, int64_t r, int kt, int half) {
-    const float4* p = reinterpret_cast<const float4*>(L.q + r * L.row_bytes) + (kt * BK + 16 * half) / 4;
-    return {{__ldg(p), __ldg(p + 1), __ldg(p + 2), __ldg(p + 3)}};
-  }
-  __device__ static void decode(const Raw& w, int, float o[16]) {
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      o[4 * i] = w.v[i].x; o[4 * i + 1] = w.v[i].y; o[4 * i + 2] = w.v[i].z; o[4 * i + 3] = w.v[i].w;
-    }
-  }
-};
-
-template <>
-struct Tile<Format::Q8_0> {
-  struct Raw { uint4 q; float d; };
-  __device__ static Raw load(const Layout& L, int64_t r, int kt, int half) {
-    return {ld16(L.q + r * L.row_bytes + kt * BK + 16 * half), h2f(__ldg(L.d + r * L.nb + kt))};
-  }
-  __device__ static void decode(const Raw& w, int, float o[16]) {
-    const uint32_t a[4] = {w.q.x, w.q.y, w.q.z, w.q.w};
-#pragma unroll
-    for (int i = 0; i < 16; ++i) o[i] = w.d * static_cast<float>(static_cast<int8_t>((a[i / 4] >> (8 * (i % 4))) & 0xFF));
-  }
-};
-
-template <>
-struct Tile<Format::Q5_0> {
-  struct Raw { uint4 q; uint32_t qh; float d; };
-  __device__ static Raw load(const Layout& L, int64_t r, int kt, int) {
-    return {ld16(L.q + r * L.row_bytes + 16 * kt), __ldg(L.qh + r * L.nb + kt), h2f(__ldg(L.d + r * L.nb + kt))};
-  }
-  __device__ static void decode(const Raw& w, int half, float o[16]) {
-    const uint32_t a[4] = {w.q.x, w.q.y, w.q.z, w.q.w};
-    const int sh = 4 * half;
-    const uint32_t hb = w.qh >> (16 * half);
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int q = static_cast<int>(((a[i / 4] >> (8 * (i % 4) + sh)) & 0xF) | (((hb >> i) & 1) << 4)) - 16;
-      o[i] = w.d * static_cast<float>(q);
-    }
-  }
-};
-
-template <>
-struct Tile<Format::Q4_K> {
-  struct Raw { uint4 q; float d, m; };
-  __device__ static Raw load(const Layout& L, int64_t r, int kt, int half) {
-    const int k0 = kt * BK;
-    const uint8_t* blk = L.q + r * L.row_bytes + static_cast<int64_t>(k0 / 256) * 144;
-    const int s = (k0 % 256) / 32, c = s >> 1;
-    const uint4 hd = ld16(blk);
-    Raw w;
-    w.q = ld16(blk + 16 + 32 * c + 16 * half);
-    float sc, m;
-    k4_scale_min(hd.y, hd.z, hd.w, s, &sc, &m);
-    w.d = h2f(static_cast<uint16_t>(hd.x & 0xffff)) * sc;
-    w.m = h2f(static_cast<uint16_t>(hd.x >> 16)) * m;
-    // the nibble (low for even sub-blocks) is applied in decode via kt
-    return w;
-  }
-  __device__ static void decode_kt(const Raw& w, int kt, float o[16]) {
-    const int sh = ((kt * BK % 256) / 32 & 1) * 4;
-    const uint32_t a[4] = {w.q.x, w.q.y, w.q.z, w.q.w};
-#pragma unroll
-    for (int i = 0; i < 16; ++i) o[i] = w.d * static_cast<float>((a[i / 4] >> (8 * (i % 4) + sh)) & 0xF) - w.m;
-  }
-};
-
-template <>
-struct Tile<Format::Q6_K> {
-  struct Raw { uint4 ql, qh; float s; };
-  __device__ static Raw load(const Layout& L, int64_t r, int kt, int half) {
-    const int k0 = kt * BK;
-    const int64_t b = k0 / 256;
-    const int e0 = k0 % 256, h = e0 / 128, q = (e0 % 128) / 32;
-    const uint8_t* blk = L.q + r * L.row_bytes + b * 208;
-    Raw w;
-    w.ql = ld16(blk + 64 * h + (q & 1) * 32 + 16 * half);
-    w.qh = ld16(blk + 128 + 32 * h + 16 * half);
-    w.s = h2f(__ldg(L.d + r * L.nb + b)) * static_cast<float>(reinterpret_cast<const int8_t*>(blk + 192)[8 * h + 2 * q + half]);
-    return w;
-  }
-  __device__ static void decode_kt(const Raw& w, int kt, float o[16]) {
-    const int q = ((kt * BK) % 128) / 32;
-    const int sh = (q >> 1) * 4, hs = 2 * q;
-    const uint32_t a[4] = {w.ql.x, w.ql.y, w.ql.z, w.ql.w};
-    const uint32_t hh[4] = {w.qh.x, w.qh.y, w.qh.z, w.qh.w};
-#pragma unroll
-    for (int i = 0; i < 16; ++i) {
-      const int v = static_cast<int>(((a[i / 4] >> (8 * (i % 4) + sh)) & 0xF) | (((hh[i / 4] >> (8 * (i % 4) + hs)) & 3) << 4)) - 32;
-      o[i] = w.s * static_cast<float>(v);
-    }
-  }
-};
-
-template <Format F>
-__device__ __forceinline__ void tile_decode(const typename Tile<F>::Raw& w, int kt, int half, float o[16]) {
-  if constexpr (F == Format::Q4_K || F == Format::Q6_K) Tile<F>::decode_kt(w, kt, o);
-  else Tile<F>::decode(w, half, o);
 }
 
 // F: the weight's device format; T: the tensor-core input type (bf16 for BF16 weights, f16 otherwise).
@@ -235,8 +129,8 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(Layout L, const T* __res
       __syncthreads();
     }
   } else {
-    using TL = Tile<F>;
-    auto store_B = [&](int stage, int kt, const typename TL::Raw& raw) {
+    using Raw = typename TileRaw<F>::type;
+    auto store_B = [&](int stage, int kt, const Raw& raw) {
       float v[16];
       tile_decode<F>(raw, kt, bhalf, v);
       alignas(16) T h[16];
@@ -248,7 +142,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(Layout L, const T* __res
     };
     load_A(0, 0);
     cp_async_commit();
-    typename TL::Raw raw = TL::load(L, br_c, 0, bhalf);
+    Raw raw = tile_load<F>(L, br_c, 0, bhalf);
     store_B(0, 0, raw);
     cp_async_wait_all();
     __syncthreads();
@@ -258,7 +152,7 @@ __global__ void __launch_bounds__(kThreads) gemm_kernel(Layout L, const T* __res
       if (more) {
         load_A(cur ^ 1, kt + 1);
         cp_async_commit();
-        raw = TL::load(L, br_c, kt + 1, bhalf);
+        raw = tile_load<F>(L, br_c, kt + 1, bhalf);
       }
 #pragma unroll
       for (int kk = 0; kk < BK; kk += 16) {
@@ -311,15 +205,33 @@ void convert(const float* x, int64_t count, T* out, cudaStream_t s) {
 }
 
 template <Format F, typename T>
-void run(const Layout& L, const float* x, int64_t n, float* y, bool acc, void* scratch, cudaStream_t s) {
-  T* xa = static_cast<T*>(scratch);
-  convert<T>(x, n * L.K, xa, s);
+void run_wmma(const Layout& L, const T* xa, int64_t n, float* y, bool acc, cudaStream_t s) {
   const dim3 grid(static_cast<unsigned>((L.M + BM - 1) / BM), static_cast<unsigned>((n + BN - 1) / BN));
   gemm_kernel<F, T><<<grid, kThreads, 0, s>>>(L, xa, static_cast<int>(n), y, acc ? 1 : 0);
   MM_CHECK_LAUNCH("gemm");
 }
 
+void gemm_wmma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, cudaStream_t stream) {
+  const auto* h = static_cast<const __half*>(xa);
+  switch (f) {
+    case Format::F32: run_wmma<Format::F32, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::F16: run_wmma<Format::F16, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::BF16:
+      run_wmma<Format::BF16, __nv_bfloat16>(L, static_cast<const __nv_bfloat16*>(xa), n, y, accumulate, stream);
+      break;
+    case Format::Q8_0: run_wmma<Format::Q8_0, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::Q5_0: run_wmma<Format::Q5_0, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::Q4_K: run_wmma<Format::Q4_K, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::Q6_K: run_wmma<Format::Q6_K, __half>(L, h, n, y, accumulate, stream); break;
+    default: throw std::invalid_argument("cuda gemm: unsupported device format");
+  }
+}
+
+int g_variant = -1;  // -1: not read yet; 0: mma.sync (default); 1: wmma
+
 }  // namespace
+
+void set_gemm_variant(int v) { g_variant = v == 1 ? 1 : 0; }
 
 size_t gemm_scratch_bytes(Format, int64_t K, int64_t n) { return align256(static_cast<size_t>(n) * K * 2); }
 
@@ -328,16 +240,15 @@ void gemm(Format f, const Layout& L, const float* x, int64_t n, float* y, bool a
   if (!scratch) throw std::invalid_argument("cuda gemm: scratch is required for n > 8 (matmul_scratch_bytes)");
   if (reinterpret_cast<uintptr_t>(scratch) % 16 != 0) throw std::invalid_argument("cuda gemm: scratch must be 16-byte aligned");
   if (n > (int64_t{1} << 30)) throw std::invalid_argument("cuda gemm: n too large");
-  switch (f) {
-    case Format::F32: run<Format::F32, __half>(L, x, n, y, accumulate, scratch, stream); break;
-    case Format::F16: run<Format::F16, __half>(L, x, n, y, accumulate, scratch, stream); break;
-    case Format::BF16: run<Format::BF16, __nv_bfloat16>(L, x, n, y, accumulate, scratch, stream); break;
-    case Format::Q8_0: run<Format::Q8_0, __half>(L, x, n, y, accumulate, scratch, stream); break;
-    case Format::Q5_0: run<Format::Q5_0, __half>(L, x, n, y, accumulate, scratch, stream); break;
-    case Format::Q4_K: run<Format::Q4_K, __half>(L, x, n, y, accumulate, scratch, stream); break;
-    case Format::Q6_K: run<Format::Q6_K, __half>(L, x, n, y, accumulate, scratch, stream); break;
-    default: throw std::invalid_argument("cuda gemm: unsupported device format");
+  if (g_variant < 0) {
+    const char* e = std::getenv("HYBRID_MM_GEMM");
+    g_variant = (e && std::string(e) == "wmma") ? 1 : 0;
   }
+  // activations: bf16 for BF16 weights, f16 otherwise
+  if (f == Format::BF16) convert<__nv_bfloat16>(x, n * L.K, static_cast<__nv_bfloat16*>(scratch), stream);
+  else convert<__half>(x, n * L.K, static_cast<__half*>(scratch), stream);
+  if (g_variant == 1) gemm_wmma(f, L, scratch, n, y, accumulate, stream);
+  else gemm_mma(f, L, scratch, n, y, accumulate, stream);
 }
 
 }  // namespace hybrid::cuda::mm

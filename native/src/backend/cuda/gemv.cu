@@ -30,15 +30,6 @@ __device__ __forceinline__ void unpack_bf8(uint4 v, float w[8]) {
     w[2 * i + 1] = __uint_as_float(a[i] & 0xffff0000u);
   }
 }
-// Signed bytes of two words -> 8 floats.
-__device__ __forceinline__ void unpack_i8x8(uint32_t a, uint32_t b, float w[8]) {
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    w[i] = static_cast<float>(static_cast<int8_t>((a >> (8 * i)) & 0xFF));
-    w[4 + i] = static_cast<float>(static_cast<int8_t>((b >> (8 * i)) & 0xFF));
-  }
-}
-
 // A unit: V consecutive-in-storage weight values of one row, decoded in G = V/8 groups of 8 values that
 // are consecutive in the row (pos(u, g) is the first one's column).
 template <Format F>
@@ -47,13 +38,14 @@ struct Unit;
 template <>
 struct Unit<Format::F32> {
   static constexpr int V = 8;
+  static constexpr bool kScaled = false, kOffset = false;
   struct Raw { float4 a, b; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) {
     const float4* p = reinterpret_cast<const float4*>(L.q + r * L.row_bytes) + 2 * u;
     return {__ldg(p), __ldg(p + 1)};
   }
   __device__ static int pos(int u, int) { return 8 * u; }
-  __device__ static void decode(const Raw& w, int, float o[8]) {
+  __device__ static void decode_q(const Raw& w, int, float o[8], float&, float&) {
     o[0] = w.a.x; o[1] = w.a.y; o[2] = w.a.z; o[3] = w.a.w;
     o[4] = w.b.x; o[5] = w.b.y; o[6] = w.b.z; o[7] = w.b.w;
   }
@@ -62,66 +54,86 @@ struct Unit<Format::F32> {
 template <>
 struct Unit<Format::F16> {
   static constexpr int V = 8;
+  static constexpr bool kScaled = false, kOffset = false;
   struct Raw { uint4 v; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) { return {ld16(L.q + r * L.row_bytes + 16 * u)}; }
   __device__ static int pos(int u, int) { return 8 * u; }
-  __device__ static void decode(const Raw& w, int, float o[8]) { unpack_h8(w.v, o); }
+  __device__ static void decode_q(const Raw& w, int, float o[8], float&, float&) { unpack_h8(w.v, o); }
 };
 
 template <>
 struct Unit<Format::BF16> {
   static constexpr int V = 8;
+  static constexpr bool kScaled = false, kOffset = false;
   struct Raw { uint4 v; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) { return {ld16(L.q + r * L.row_bytes + 16 * u)}; }
   __device__ static int pos(int u, int) { return 8 * u; }
-  __device__ static void decode(const Raw& w, int, float o[8]) { unpack_bf8(w.v, o); }
+  __device__ static void decode_q(const Raw& w, int, float o[8], float&, float&) { unpack_bf8(w.v, o); }
 };
+
+// Quantized units decode to exact small integers q (as f32) with a per-group scale s (and, for Q4_K, an
+// offset o): value = s * q + o. The kernel sums q * x over the group of 8 and applies s (and o * sum(x))
+// once per group. Integer -> float without I2F: the byte goes into the low bits of 2^23's mantissa
+// (byte_perm with 0x4B000000) and one FADD removes 2^23 plus the format's bias, exactly.
+__device__ __forceinline__ float byte_as_float(uint32_t w, int i, float bias) {
+  return __int_as_float(static_cast<int>(__byte_perm(w, 0x4B000000u, 0x7440u + i))) - bias;
+}
+constexpr float k2p23 = 8388608.0f;
 
 template <>
 struct Unit<Format::Q8_0> {  // one block: 32 int8 (two 16-byte loads) and its scale
   static constexpr int V = 32;
+  static constexpr bool kScaled = true, kOffset = false;
   struct Raw { uint4 a, b; float d; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) {
     const uint8_t* p = L.q + r * L.row_bytes + 32 * u;
     return {ld16(p), ld16(p + 16), h2f(__ldg(L.d + r * L.nb + u))};
   }
   __device__ static int pos(int u, int g) { return 32 * u + 8 * g; }
-  __device__ static void decode(const Raw& w, int g, float o[8]) {
-    if (g == 0) unpack_i8x8(w.a.x, w.a.y, o);
-    else if (g == 1) unpack_i8x8(w.a.z, w.a.w, o);
-    else if (g == 2) unpack_i8x8(w.b.x, w.b.y, o);
-    else unpack_i8x8(w.b.z, w.b.w, o);
+  __device__ static void decode_q(const Raw& w, int g, float q[8], float& s, float& o) {
+    const uint32_t a = (g == 0 ? w.a.x : g == 1 ? w.a.z : g == 2 ? w.b.x : w.b.z) ^ 0x80808080u;
+    const uint32_t b = (g == 0 ? w.a.y : g == 1 ? w.a.w : g == 2 ? w.b.y : w.b.w) ^ 0x80808080u;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) o[i] *= w.d;
+    for (int i = 0; i < 4; ++i) {
+      q[i] = byte_as_float(a, i, k2p23 + 128.0f);
+      q[4 + i] = byte_as_float(b, i, k2p23 + 128.0f);
+    }
+    s = w.d;
+    o = 0.0f;
   }
 };
 
 template <>
 struct Unit<Format::Q5_0> {  // one block: 16 bytes of nibbles, 32 high bits, the scale
   static constexpr int V = 32;
+  static constexpr bool kScaled = true, kOffset = false;
   struct Raw { uint4 qs; uint32_t qh; float d; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) {
     return {ld16(L.q + r * L.row_bytes + 16 * u), __ldg(L.qh + r * L.nb + u), h2f(__ldg(L.d + r * L.nb + u))};
   }
   __device__ static int pos(int u, int g) { return 32 * u + 8 * g; }
-  __device__ static void decode(const Raw& w, int g, float o[8]) {
+  // bit k (k < 4) of h -> bit 4 of byte k
+  __device__ static uint32_t spread4(uint32_t h) { return (((h & 0xFu) * 0x00204081u) & 0x01010101u) << 4; }
+  __device__ static void decode_q(const Raw& w, int g, float q[8], float& s, float& o) {
     // g 0/1: low nibbles of bytes 0-7 / 8-15 (values 0-15); g 2/3: high nibbles (values 16-31)
-    const uint32_t a = (g & 1) ? w.qs.z : w.qs.x, b = (g & 1) ? w.qs.w : w.qs.y;
     const int sh = (g >> 1) * 4;
     const uint32_t hb = w.qh >> (8 * g);
+    const uint32_t a = ((((g & 1) ? w.qs.z : w.qs.x) >> sh) & 0x0F0F0F0Fu) | spread4(hb);
+    const uint32_t b = ((((g & 1) ? w.qs.w : w.qs.y) >> sh) & 0x0F0F0F0Fu) | spread4(hb >> 4);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int q0 = static_cast<int>(((a >> (8 * i + sh)) & 0xF) | (((hb >> i) & 1) << 4)) - 16;
-      const int q1 = static_cast<int>(((b >> (8 * i + sh)) & 0xF) | (((hb >> (4 + i)) & 1) << 4)) - 16;
-      o[i] = w.d * static_cast<float>(q0);
-      o[4 + i] = w.d * static_cast<float>(q1);
+      q[i] = byte_as_float(a, i, k2p23 + 16.0f);
+      q[4 + i] = byte_as_float(b, i, k2p23 + 16.0f);
     }
+    s = w.d;
+    o = 0.0f;
   }
 };
 
 template <>
 struct Unit<Format::Q4_K> {  // 16 bytes of one 32-byte chunk's nibbles: 16 values of two sub-blocks each
   static constexpr int V = 32;
+  static constexpr bool kScaled = true, kOffset = true;
   struct Raw { uint4 qs; float d1, m1, d2, m2; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) {
     const uint8_t* blk = L.q + r * L.row_bytes + static_cast<int64_t>(u >> 3) * 144;
@@ -144,21 +156,24 @@ struct Unit<Format::Q4_K> {  // 16 bytes of one 32-byte chunk's nibbles: 16 valu
     const int i = u & 7, c = i >> 1, half = i & 1;
     return (u >> 3) * 256 + 64 * c + 16 * half + (g >> 1) * 32 + (g & 1) * 8;
   }
-  __device__ static void decode(const Raw& w, int g, float o[8]) {
-    const uint32_t a = (g & 1) ? w.qs.z : w.qs.x, b = (g & 1) ? w.qs.w : w.qs.y;
+  __device__ static void decode_q(const Raw& w, int g, float q[8], float& s, float& o) {
     const int sh = (g >> 1) * 4;
-    const float d = (g >> 1) ? w.d2 : w.d1, m = (g >> 1) ? w.m2 : w.m1;
+    const uint32_t a = ((((g & 1) ? w.qs.z : w.qs.x)) >> sh) & 0x0F0F0F0Fu;
+    const uint32_t b = ((((g & 1) ? w.qs.w : w.qs.y)) >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      o[i] = d * static_cast<float>((a >> (8 * i + sh)) & 0xF) - m;
-      o[4 + i] = d * static_cast<float>((b >> (8 * i + sh)) & 0xF) - m;
+      q[i] = byte_as_float(a, i, k2p23);
+      q[4 + i] = byte_as_float(b, i, k2p23);
     }
+    s = (g >> 1) ? w.d2 : w.d1;
+    o = -((g >> 1) ? w.m2 : w.m1);
   }
 };
 
 template <>
 struct Unit<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, its 4 values each (64 values)
   static constexpr int V = 64;
+  static constexpr bool kScaled = true, kOffset = false;
   struct Raw { uint4 qa, qb, qh; float s[4]; };
   __device__ static Raw load(const Layout& L, int64_t r, int u) {
     const int64_t b = u >> 2;
@@ -178,20 +193,23 @@ struct Unit<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, i
     const int i = u & 3, h = i >> 1, j = i & 1;
     return (u >> 2) * 256 + 128 * h + 32 * (g >> 1) + 16 * j + 8 * (g & 1);
   }
-  __device__ static void decode(const Raw& w, int g, float o[8]) {
-    const int q = g >> 1, sub = g & 1;
-    const uint4& ql = (q & 1) ? w.qb : w.qa;
-    const uint32_t a = sub ? ql.z : ql.x, b = sub ? ql.w : ql.y;
-    const uint32_t ha = sub ? w.qh.z : w.qh.x, hb = sub ? w.qh.w : w.qh.y;
-    const int sh = (q >> 1) * 4, hs = 2 * q;
-    const float s = w.s[q];
+  __device__ static uint32_t six(uint32_t lo, uint32_t hi, int sh, int hs) {
+    // 4 values: low 4 bits from lo's nibbles at sh, high 2 bits from hi's 2-bit fields at hs
+    return ((lo >> sh) & 0x0F0F0F0Fu) | (((hi >> hs) & 0x03030303u) << 4);
+  }
+  __device__ static void decode_q(const Raw& w, int g, float q[8], float& s, float& o) {
+    const int qi = g >> 1, sub = g & 1;
+    const uint4& ql = (qi & 1) ? w.qb : w.qa;
+    const int sh = (qi >> 1) * 4, hs = 2 * qi;
+    const uint32_t a = six(sub ? ql.z : ql.x, sub ? w.qh.z : w.qh.x, sh, hs);
+    const uint32_t b = six(sub ? ql.w : ql.y, sub ? w.qh.w : w.qh.y, sh, hs);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const int v0 = static_cast<int>(((a >> (8 * i + sh)) & 0xF) | (((ha >> (8 * i + hs)) & 3) << 4)) - 32;
-      const int v1 = static_cast<int>(((b >> (8 * i + sh)) & 0xF) | (((hb >> (8 * i + hs)) & 3) << 4)) - 32;
-      o[i] = s * static_cast<float>(v0);
-      o[4 + i] = s * static_cast<float>(v1);
+      q[i] = byte_as_float(a, i, k2p23 + 32.0f);
+      q[4 + i] = byte_as_float(b, i, k2p23 + 32.0f);
     }
+    s = w.s[qi];
+    o = 0.0f;
   }
 };
 
@@ -199,7 +217,7 @@ constexpr int kWarps = 4;  // warps per block
 
 template <Format F, int N, int R>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float* __restrict__ x,
-                                                           float* __restrict__ y, int accumulate) {
+                                                           float* __restrict__ y, int n, int accumulate) {
   using U = Unit<F>;
   const int lane = threadIdx.x & 31;
   const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * R;
@@ -214,7 +232,8 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
     for (int t = 0; t < N; ++t) acc[r][t] = 0.0f;
 
   const int units = static_cast<int>(L.K / U::V);
-#pragma unroll 2
+  constexpr int kUnroll = N <= 2 ? 2 : 1;  // two units' loads in flight; for larger N the registers run out
+#pragma unroll kUnroll
   for (int u = lane; u < units; u += 32) {
     typename U::Raw raw[R];
 #pragma unroll
@@ -224,20 +243,42 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
       const int p = U::pos(u, g);
       float xv[N][8];
 #pragma unroll
-      for (int t = 0; t < N; ++t) {
-        const float4* xp = reinterpret_cast<const float4*>(x + t * L.K + p);
-        const float4 a = __ldg(xp), b = __ldg(xp + 1);
+      for (int t = 0; t < N; ++t) {  // N >= n: rows t >= n are zeros (never written out)
+        const float4* xp = reinterpret_cast<const float4*>(x + min(t, n - 1) * L.K + p);
+        float4 a = make_float4(0.f, 0.f, 0.f, 0.f), b = a;
+        if (t < n) {
+          a = __ldg(xp);
+          b = __ldg(xp + 1);
+        }
         xv[t][0] = a.x; xv[t][1] = a.y; xv[t][2] = a.z; xv[t][3] = a.w;
         xv[t][4] = b.x; xv[t][5] = b.y; xv[t][6] = b.z; xv[t][7] = b.w;
       }
+      float sx[N];  // sum of the group's x (for the Q4_K offset), shared by the R rows
+      if constexpr (U::kOffset) {
+#pragma unroll
+        for (int t = 0; t < N; ++t) {
+          sx[t] = 0.0f;
+#pragma unroll
+          for (int e = 0; e < 8; ++e) sx[t] += xv[t][e];
+        }
+      }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        float w[8];
-        U::decode(raw[r], g, w);
+        float w[8], sc = 1.0f, off = 0.0f;
+        U::decode_q(raw[r], g, w, sc, off);
 #pragma unroll
-        for (int t = 0; t < N; ++t)
+        for (int t = 0; t < N; ++t) {
+          if constexpr (U::kScaled) {
+            float p = w[0] * xv[t][0];
 #pragma unroll
-          for (int e = 0; e < 8; ++e) acc[r][t] = fmaf(w[e], xv[t][e], acc[r][t]);
+            for (int e = 1; e < 8; ++e) p = fmaf(w[e], xv[t][e], p);
+            acc[r][t] = fmaf(sc, p, acc[r][t]);
+            if constexpr (U::kOffset) acc[r][t] = fmaf(off, sx[t], acc[r][t]);
+          } else {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[r][t] = fmaf(w[e], xv[t][e], acc[r][t]);
+          }
+        }
       }
     }
   }
@@ -256,6 +297,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
       if (row0 + r >= L.M) break;
 #pragma unroll
       for (int t = 0; t < N; ++t) {
+        if (t >= n) break;
         float* o = y + t * L.M + row0 + r;
         *o = accumulate ? *o + acc[r][t] : acc[r][t];
       }
@@ -264,10 +306,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
 }
 
 template <Format F, int N, int R>
-void launch_nr(const Layout& L, const float* x, float* y, bool acc, cudaStream_t s) {
+void launch_nr(const Layout& L, const float* x, int n, float* y, bool acc, cudaStream_t s) {
   const int64_t warps = (L.M + R - 1) / R;
   const dim3 grid(static_cast<unsigned>((warps + kWarps - 1) / kWarps)), block(kWarps * 32);
-  gemv_kernel<F, N, R><<<grid, block, 0, s>>>(L, x, y, acc ? 1 : 0);
+  gemv_kernel<F, N, R><<<grid, block, 0, s>>>(L, x, y, n, acc ? 1 : 0);
   MM_CHECK_LAUNCH("gemv");
 }
 
@@ -285,30 +327,26 @@ int rows_per_warp(int64_t n) {
 }
 
 template <Format F, int N>
-void launch_n(const Layout& L, const float* x, float* y, bool acc, cudaStream_t s, int R) {
+void launch_n(const Layout& L, const float* x, int n, float* y, bool acc, cudaStream_t s, int R) {
   if constexpr (N <= 2) {
     if (R == 4) {
-      launch_nr<F, N, 4>(L, x, y, acc, s);
+      launch_nr<F, N, 4>(L, x, n, y, acc, s);
       return;
     }
   }
-  launch_nr<F, N, 2>(L, x, y, acc, s);
+  launch_nr<F, N, 2>(L, x, n, y, acc, s);
 }
 
 template <Format F>
 void launch(const Layout& L, const float* x, int64_t n, float* y, bool acc, cudaStream_t s) {
   const int R = rows_per_warp(n);
-  switch (n) {
-    case 1: launch_n<F, 1>(L, x, y, acc, s, R); break;
-    case 2: launch_n<F, 2>(L, x, y, acc, s, R); break;
-    case 3: launch_n<F, 3>(L, x, y, acc, s, R); break;
-    case 4: launch_n<F, 4>(L, x, y, acc, s, R); break;
-    case 5: launch_n<F, 5>(L, x, y, acc, s, R); break;
-    case 6: launch_n<F, 6>(L, x, y, acc, s, R); break;
-    case 7: launch_n<F, 7>(L, x, y, acc, s, R); break;
-    case 8: launch_n<F, 8>(L, x, y, acc, s, R); break;
-    default: throw std::invalid_argument("gemv: n must be 1..8");
-  }
+  // kernels for N = 1, 2, 4, 8 activation rows; n = 3 runs as 4, n = 5..7 as 8 (fewer kernels to compile)
+  const int ni = static_cast<int>(n);
+  if (n == 1) launch_n<F, 1>(L, x, ni, y, acc, s, R);
+  else if (n == 2) launch_n<F, 2>(L, x, ni, y, acc, s, R);
+  else if (n <= 4) launch_n<F, 4>(L, x, ni, y, acc, s, R);
+  else if (n <= 8) launch_n<F, 8>(L, x, ni, y, acc, s, R);
+  else throw std::invalid_argument("gemv: n must be 1..8");
 }
 
 }  // namespace

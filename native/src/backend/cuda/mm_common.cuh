@@ -176,6 +176,10 @@ void gemv(Format f, const Layout& L, const float* x, int64_t n, float* y, bool a
 void gemm(Format f, const Layout& L, const float* x, int64_t n, float* y, bool accumulate, void* scratch,
           cudaStream_t stream);
 size_t gemm_scratch_bytes(Format f, int64_t K, int64_t n);
+// The tensor-core GEMM on activations already converted (xa: f16, or bf16 for BF16 weights), gemm_mma.cu.
+void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, cudaStream_t stream);
+// GEMM kernel: 0 = mma.sync (default), 1 = wmma (HYBRID_MM_GEMM=wmma); for tests and cuda-opbench.
+void set_gemm_variant(int v);
 // Tuning (cuda-opbench): GEMV rows per warp for n <= 2 (2 or 4; anything else: the default).
 void set_gemv_rows_per_warp(int r);
 
