@@ -2,7 +2,7 @@
 //   opbench --op matmul --format q8_0 --rows 4096 --cols 1024 --tokens 256 [--threads T] [--reps R]
 //   opbench --op read [--mb 512]                      read bandwidth with AVX2 loads and prefetch
 //   opbench --op scan|conv --tokens 256 [--heads 32 --head-dim 64 --state 64 --groups 8]
-//           [--path auto|seq|chunked --chunk 64 --portable]   (scan: which form; auto = what ssm_scan picks)
+//           [--path auto|seq|chunked --chunk 64 --isa best|avx2|portable]   (scan: which form; auto = what ssm_scan picks)
 //   opbench --op forward MODEL --tokens 1             one eval of T tokens: time and thread-pool jobs
 // Prints the best of --reps runs (with --threads 1 the thread's CPU time, so that a shared machine's other
 // processes do not count; --wall for wall time), with GMAC/s (compute) and GB/s (weights streamed) where they apply.
@@ -177,10 +177,14 @@ int op_ssm(const Args& a, hybrid::cpu::ThreadPool& pool, int reps, bool scan) {
   const std::vector<float> xbc0 = xbc;
   double s;
   // --path auto (what the engine runs: ssm_scan), seq (the recurrence), chunked (SSD, --chunk L tokens;
-  // --portable: without SIMD)
+  // --isa best|avx2|portable: cap the kernels' instruction set)
   const std::string path = a.get("path", "auto");
   const int64_t chunk = a.get_int("chunk", hybrid::ops::kSsdChunk);
   if (path != "auto" && path != "seq" && path != "chunked") throw UsageError("--path auto|seq|chunked");
+  const std::string isa_name = a.get("isa", "best");
+  const hybrid::ops::SsdIsa isa = isa_name == "portable" ? hybrid::ops::SsdIsa::Portable
+                                  : isa_name == "avx2"   ? hybrid::ops::SsdIsa::Avx2
+                                                         : hybrid::ops::SsdIsa::Best;
   if (scan) {
     s = best_of(reps, [&] {
       const float* dt = xbc.data() + d.channels;
@@ -189,7 +193,7 @@ int op_ssm(const Args& a, hybrid::cpu::ThreadPool& pool, int reps, bool scan) {
                                          state.data(), y.data(), T, pool);
       else if (path == "chunked")
         hybrid::ops::ssm_scan_chunked(d, xbc.data(), stride, dt, stride, dt_bias.data(), A.data(), D.data(),
-                                      state.data(), y.data(), T, pool, chunk, !a.flag("portable"));
+                                      state.data(), y.data(), T, pool, chunk, isa);
       else
         hybrid::ops::ssm_scan(d, xbc.data(), stride, dt, stride, dt_bias.data(), A.data(), D.data(), state.data(),
                               y.data(), T, pool);
@@ -208,7 +212,7 @@ int op_ssm(const Args& a, hybrid::cpu::ThreadPool& pool, int reps, bool scan) {
   if (scan) {
     const bool chunked = path == "chunked" || (path == "auto" && T >= hybrid::ops::ssm_scan_chunked_min_tokens());
     form = chunked ? "chunked L=" + std::to_string(path == "chunked" ? chunk : hybrid::ops::kSsdChunk) +
-                         (a.flag("portable") ? " portable" : "")
+                         (isa_name != "best" ? " " + isa_name : std::string())
                    : "sequential";
   }
   j.begin_object().field("op", scan ? "scan" : "conv").field("form", form).field("tokens", T).field("threads", pool.size());
@@ -256,7 +260,7 @@ int op_forward(const Args& a, int threads, int reps) {
 
 int cmd_opbench(const Args& a) {
   a.allow_only({"op", "format", "rows", "cols", "tokens", "threads", "reps", "mb", "heads", "head-dim", "state", "groups",
-                "conv", "past", "path", "chunk"});
+                "conv", "past", "path", "chunk", "isa"});
   const std::string op = a.get("op", "matmul");
   const int threads = static_cast<int>(a.get_int("threads", 1));
   const int reps = static_cast<int>(std::max<long long>(1, a.get_int("reps", 5)));
@@ -272,4 +276,4 @@ int cmd_opbench(const Args& a) {
 }  // namespace
 
 HYBRID_CLI_COMMAND("opbench", "opbench --op matmul|read|scan|conv|forward [--format F --rows R --cols K --tokens T] [--threads T] --json",
-                   "time one op (kernel tuning; one thread: its CPU time, unless --wall)", {"json", "wall", "portable"}, cmd_opbench);
+                   "time one op (kernel tuning; one thread: its CPU time, unless --wall)", {"json", "wall"}, cmd_opbench);

@@ -1,7 +1,8 @@
 // The chunked (SSD) form of the Mamba-2 scan against the sequential recurrence and a float64 reference:
 // random inputs, token counts that are and are not multiples of the chunk, 1 / 2 / 8 groups, the state
-// carried across calls, decode (one token at a time) after a chunked prefill, the SIMD and portable
-// kernels, and results that do not depend on the thread count.
+// carried across calls, decode (one token at a time) after a chunked prefill, each kernel set (the best
+// the CPU has, AVX2, portable), and results that do not depend on the thread count.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -95,10 +96,10 @@ double rel_err(const std::vector<float>& got, const std::vector<W>& want, size_t
 }
 
 void chunked(const Problem& p, int64_t t0, int64_t n, std::vector<float>& s, std::vector<float>& y,
-             cpu::ThreadPool& pool, int64_t L, bool simd) {
+             cpu::ThreadPool& pool, int64_t L, ops::SsdIsa isa) {
   ops::ssm_scan_chunked(p.d, p.xbc.data() + t0 * p.stride, p.stride, p.dt() + t0 * p.stride, p.stride,
                         p.dt_bias.data(), p.A.data(), p.D.data(), s.data(), y.data() + t0 * p.d.d_inner, n, pool, L,
-                        simd);
+                        isa);
 }
 
 void sequential(const Problem& p, int64_t t0, int64_t n, std::vector<float>& s, std::vector<float>& y,
@@ -106,6 +107,8 @@ void sequential(const Problem& p, int64_t t0, int64_t n, std::vector<float>& s, 
   ops::ssm_scan_sequential(p.d, p.xbc.data() + t0 * p.stride, p.stride, p.dt() + t0 * p.stride, p.stride,
                            p.dt_bias.data(), p.A.data(), p.D.data(), s.data(), y.data() + t0 * p.d.d_inner, n, pool);
 }
+
+constexpr ops::SsdIsa kIsas[] = {ops::SsdIsa::Best, ops::SsdIsa::Avx2, ops::SsdIsa::Portable};
 
 }  // namespace
 
@@ -124,20 +127,20 @@ TEST("chunked scan equals the float64 recurrence and the sequential scan (groups
       cpu::ThreadPool pool(1);
       sequential(p, 0, c.T, ss, ys, pool);
     }
-    for (bool simd : {true, false}) {
+    for (ops::SsdIsa isa : kIsas) {
       std::vector<float> first_y, first_s;
       for (int threads : {1, 2, 3}) {
         cpu::ThreadPool pool(threads);
         std::vector<float> y(c.T * Din), s = p.s0;
-        chunked(p, 0, c.T, s, y, pool, c.L, simd);
+        chunked(p, 0, c.T, s, y, pool, c.L, isa);
         const double ey = rel_err(y, want), es = rel_err(s, st), eq = rel_err(y, ys), eqs = rel_err(s, ss);
         CHECK(ey <= 2e-6);
         CHECK(es <= 2e-6);
         CHECK(eq <= 2e-6);
         CHECK(eqs <= 2e-6);
         if (getenv("SSD_VERBOSE") || ey > 2e-6 || es > 2e-6)
-          std::printf("  H%lld P%lld N%lld G%lld T%lld L%lld simd %d: y err %.2e, state err %.2e\n", (long long)c.H,
-                      (long long)c.P, (long long)c.N, (long long)c.G, (long long)c.T, (long long)c.L, simd, ey, es);
+          std::printf("  H%lld P%lld N%lld G%lld T%lld L%lld isa %d: y err %.2e, state err %.2e\n", (long long)c.H,
+                      (long long)c.P, (long long)c.N, (long long)c.G, (long long)c.T, (long long)c.L, int(isa), ey, es);
         if (threads == 1) {
           first_y = y;
           first_s = s;
@@ -160,15 +163,15 @@ TEST("chunked scan: state carried across calls, then decode equals the sequentia
     cpu::ThreadPool pool(2);
     // prefill in uneven calls (chunked: 100 = 64 + 36, then 71, then 3), then decode token by token
     std::vector<float> y(T * Din), s = p.s0;
-    chunked(p, 0, 100, s, y, pool, 64, true);
-    chunked(p, 100, 71, s, y, pool, 64, true);
-    chunked(p, 171, 3, s, y, pool, 64, true);
+    chunked(p, 0, 100, s, y, pool, 64, ops::SsdIsa::Best);
+    chunked(p, 100, 71, s, y, pool, 64, ops::SsdIsa::Best);
+    chunked(p, 171, 3, s, y, pool, 64, ops::SsdIsa::Best);
     for (int64_t t = 174; t < T; ++t) sequential(p, t, 1, s, y, pool);
     CHECK(rel_err(y, want) <= 2e-6);
     CHECK(rel_err(s, st) <= 2e-6);
     // the same through ssm_scan, which picks the form by length, against the sequential scan
     std::vector<float> y2(T * Din), s2 = p.s0, y3(T * Din), s3 = p.s0;
-    const int64_t n1 = ops::ssm_scan_chunked_min_tokens() + 13;
+    const int64_t n1 = std::min<int64_t>(ops::ssm_scan_chunked_min_tokens() + 13, 150);
     ops::ssm_scan(p.d, p.xbc.data(), p.stride, p.dt(), p.stride, p.dt_bias.data(), p.A.data(), p.D.data(), s2.data(),
                   y2.data(), n1, pool);
     for (int64_t t = n1; t < T; ++t)
@@ -179,7 +182,7 @@ TEST("chunked scan: state carried across calls, then decode equals the sequentia
     CHECK(rel_err(s2, s3) <= 2e-6);
     // decode steps after the chunked prefill are the sequential arithmetic from the same state: bit for bit
     std::vector<float> sa = p.s0, sb, ya(T * Din), yb(T * Din);
-    chunked(p, 0, 128, sa, ya, pool, 64, true);
+    chunked(p, 0, 128, sa, ya, pool, 64, ops::SsdIsa::Best);
     sb = sa;
     for (int64_t t = 128; t < 140; ++t) {
       ops::ssm_scan(p.d, p.xbc.data() + t * p.stride, p.stride, p.dt() + t * p.stride, p.stride, p.dt_bias.data(),
@@ -199,9 +202,9 @@ TEST("chunked scan with strong and weak decay (dt large, dt tiny): no overflow, 
     std::vector<double> st(p.s0.begin(), p.s0.end()), want(p.T * Din);
     reference(p, 0, p.T, st, want);
     cpu::ThreadPool pool(2);
-    for (bool simd : {true, false}) {
+    for (ops::SsdIsa isa : kIsas) {
       std::vector<float> y(p.T * Din), s = p.s0;
-      chunked(p, 0, p.T, s, y, pool, 64, simd);
+      chunked(p, 0, p.T, s, y, pool, 64, isa);
       bool finite = true;
       for (float v : y) finite = finite && std::isfinite(v);
       for (float v : s) finite = finite && std::isfinite(v);

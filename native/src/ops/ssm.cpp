@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "ops/elementwise.h"
@@ -89,24 +90,70 @@ void ssm_scan_sequential(const SsmDims& d, const float* xbc, int64_t xbc_stride,
 
 namespace {
 
-// Portable forms of ssd_gemm_avx512 / ssd_mask_avx512 (ssm_kernels.h has their contracts).
+// Portable forms of ssd_gemm_avx512 / ssd_mask_avx512 (ssm_kernels.h has their contracts). The product
+// runs in tiles of R rows by 8 columns in GCC/Clang vector types (SSE2 on any x86-64, NEON on arm64).
+typedef float v4f __attribute__((vector_size(16)));
+
+inline v4f load4(const float* p) {
+  v4f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <int R>
+void ssd_tile_portable(int64_t K, const float* A, int64_t lda, int64_t ak, const float* B, int64_t ldb, float* O,
+                       int64_t ldo, int64_t w, const float* rs) {
+  if (w < 8) {  // a column tail: plain loops
+    for (int r = 0; r < R; ++r) {
+      float acc[8] = {};
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t c = 0; c < w; ++c) acc[c] += A[r * lda + k * ak] * B[k * ldb + c];
+      float* o = O + r * ldo;
+      for (int64_t c = 0; c < w; ++c) o[c] = rs ? rs[r] * o[c] + acc[c] : acc[c];
+    }
+    return;
+  }
+  v4f acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = v4f{0, 0, 0, 0};
+  for (int64_t k = 0; k < K; ++k) {
+    const v4f b0 = load4(B + k * ldb), b1 = load4(B + k * ldb + 4);
+    for (int r = 0; r < R; ++r) {
+      const float av = A[r * lda + k * ak];
+      const v4f a4 = {av, av, av, av};
+      acc[r][0] += a4 * b0;
+      acc[r][1] += a4 * b1;
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    float* o = O + r * ldo;
+    if (rs) {
+      const v4f s4 = {rs[r], rs[r], rs[r], rs[r]};
+      acc[r][0] += s4 * load4(o);
+      acc[r][1] += s4 * load4(o + 4);
+    }
+    std::memcpy(o, &acc[r][0], 16);
+    std::memcpy(o + 4, &acc[r][1], 16);
+  }
+}
+
 void ssd_gemm_portable(int64_t rows, int64_t cols, int64_t K, const float* A, int64_t lda, int64_t ak,
                        const float* B, int64_t ldb, float* O, int64_t ldo, const float* row_scale,
                        detail::SsdTri tri) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t kr = tri == detail::SsdTri::ZeroAboveDiag ? std::min(K, r + 1) : K;
-    const int64_t cr = tri == detail::SsdTri::OnlyLower ? std::min(cols, r + 1) : cols;
-    float* __restrict o = O + r * ldo;
-    const float* ar = A + r * lda;
-    if (row_scale) {
-      for (int64_t c = 0; c < cr; ++c) o[c] *= row_scale[r];
-    } else {
-      for (int64_t c = 0; c < cr; ++c) o[c] = 0.0f;
-    }
-    for (int64_t k = 0; k < kr; ++k) {
-      const float av = ar[k * ak];
-      const float* __restrict bk = B + k * ldb;
-      for (int64_t c = 0; c < cr; ++c) o[c] += av * bk[c];
+  for (int64_t c0 = 0; c0 < cols; c0 += 8) {
+    const int64_t w = std::min<int64_t>(8, cols - c0);
+    int64_t r0 = tri == detail::SsdTri::OnlyLower ? std::min(rows, c0) : 0;
+    for (; r0 < rows; r0 += 4) {
+      const int64_t nr = std::min<int64_t>(4, rows - r0);
+      const int64_t kr = tri == detail::SsdTri::ZeroAboveDiag ? std::min(K, r0 + nr) : K;
+      const float* a = A + r0 * lda;
+      float* o = O + r0 * ldo + c0;
+      const float* rs = row_scale ? row_scale + r0 : nullptr;
+      switch (nr) {
+        case 4: ssd_tile_portable<4>(kr, a, lda, ak, B + c0, ldb, o, ldo, w, rs); break;
+        case 3: ssd_tile_portable<3>(kr, a, lda, ak, B + c0, ldb, o, ldo, w, rs); break;
+        case 2: ssd_tile_portable<2>(kr, a, lda, ak, B + c0, ldb, o, ldo, w, rs); break;
+        default: ssd_tile_portable<1>(kr, a, lda, ak, B + c0, ldb, o, ldo, w, rs); break;
+      }
     }
   }
 }
@@ -126,12 +173,13 @@ void ssd_mask_portable(int64_t n, const float* cb, int64_t ldcb, const double* c
 
 void ssm_scan_chunked(const SsmDims& d, const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_stride,
                       const float* dt_bias, const float* a, const float* d_skip, float* state, float* y,
-                      int64_t n_tokens, cpu::ThreadPool& pool, int64_t chunk, bool simd) {
+                      int64_t n_tokens, cpu::ThreadPool& pool, int64_t chunk, SsdIsa isa) {
   const int64_t H = d.n_head, N = d.d_state, G = d.n_group, P = d.head_dim(), Din = d.d_inner, GN = G * N;
   const int64_t hpg = H / G, L = std::max<int64_t>(1, std::min(chunk, n_tokens));
-  const bool avx = simd && detail::ssm_avx512();
-  const auto gemm = avx ? detail::ssd_gemm_avx512 : ssd_gemm_portable;
-  const auto mask = avx ? detail::ssd_mask_avx512 : ssd_mask_portable;
+  const bool avx512 = isa == SsdIsa::Best && detail::ssm_avx512();
+  const bool avx2 = isa != SsdIsa::Portable && !avx512 && detail::ssm_avx2();
+  const auto gemm = avx512 ? detail::ssd_gemm_avx512 : avx2 ? detail::ssd_gemm_avx2 : ssd_gemm_portable;
+  const auto mask = avx512 ? detail::ssd_mask_avx512 : avx2 ? detail::ssd_mask_avx2 : ssd_mask_portable;
   // Work units: `hs` heads of one group (hs divides the group's heads). The group's C·Bᵀ is computed once
   // per unit and chunk, so units are as large as the thread count allows.
   int64_t hs = hpg;
@@ -207,15 +255,18 @@ void ssm_scan_chunked(const SsmDims& d, const float* xbc, int64_t xbc_stride, co
   });
 }
 
-// Measured with `hybrid opbench --op scan` at Nano-9B shapes (128 heads x 80, state 128, 8 groups): the
-// sequential scan wins below about 24 tokens (the chunked form reads and writes each head's state a few
-// times per chunk), the chunked form from 32 on (2x at 64 tokens, 5-8x at 512-2048).
-// HYBRID_SSD_MIN_TOKENS overrides (benchmarks: a huge value keeps the sequential scan everywhere).
+// Measured with `hybrid opbench --op scan` at Nano-9B shapes (128 heads x 80, state 128, 8 groups), one
+// thread: with AVX-512 the sequential scan wins below about 24 tokens (the chunked form reads and writes
+// each head's state a few times per chunk), the chunked form from 32 on (1.4x at 32 tokens, 2x at 64,
+// 4-8x at 512-2048, where the sequential scan's strided reads of B and C fall out of cache). The AVX2
+// chunked form beats the portable sequential scan from 4 tokens on (4.5x at 512); both use 32. The
+// portable chunked form only matches the portable sequential one, so without AVX2 the scan stays
+// sequential. HYBRID_SSD_MIN_TOKENS overrides (benchmarks: a huge value keeps the sequential scan).
 int64_t ssm_scan_chunked_min_tokens() {
   static const int64_t v = [] {
     const char* e = std::getenv("HYBRID_SSD_MIN_TOKENS");
     if (e && *e) return std::max<int64_t>(1, std::atoll(e));
-    return int64_t{32};
+    return detail::ssm_avx512() || detail::ssm_avx2() ? int64_t{32} : std::numeric_limits<int64_t>::max();
   }();
   return v;
 }

@@ -29,21 +29,24 @@ void ssm_scan(const SsmDims& d, const float* xbc, int64_t xbc_stride, const floa
               const float* dt_bias, const float* a /*[H], = -exp(A_log)*/, const float* d_skip /*[H]*/,
               float* state, float* y, int64_t n_tokens, cpu::ThreadPool& pool);
 
+enum class SsdIsa { Best, Avx2, Portable };
+
 // The two forms behind ssm_scan (same arguments). Sequential: the recurrence token by token, the state in
 // registers; a token's result does not depend on how tokens were batched (decode, short prefills).
 // Chunked: the state-space-duality form of the Mamba-2 paper. Per group and chunk of `chunk` tokens
 // CB = C·Bᵀ (masked to s <= t), per head M = CB ∘ exp(cs_t - cs_s) · dt_s (cs: cumulative dt·A in the
 // chunk), Y = exp(cs_t)·(C·S) + M·X and S' = exp(cs_last)·S + Bᵀ·(X ∘ exp(cs_last - cs_s) dt_s): small
 // dense matrix products, parallel over heads. Equals the sequential scan within float rounding (not bit
-// for bit). `simd` = false forces the portable loops (tests).
+// for bit). `isa` caps the instruction set (tests and benchmarks of each path; Best: what the CPU has).
 void ssm_scan_sequential(const SsmDims& d, const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_stride,
                          const float* dt_bias, const float* a, const float* d_skip, float* state, float* y,
                          int64_t n_tokens, cpu::ThreadPool& pool);
 void ssm_scan_chunked(const SsmDims& d, const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_stride,
                       const float* dt_bias, const float* a, const float* d_skip, float* state, float* y,
-                      int64_t n_tokens, cpu::ThreadPool& pool, int64_t chunk, bool simd = true);
-// ssm_scan runs the chunked form from this many tokens on (chunks of kSsdChunk), below it the sequential
-// (32; the environment variable HYBRID_SSD_MIN_TOKENS overrides it, read once).
+                      int64_t n_tokens, cpu::ThreadPool& pool, int64_t chunk, SsdIsa isa = SsdIsa::Best);
+// ssm_scan runs the chunked form from this many tokens on (chunks of kSsdChunk), below it the sequential:
+// 32 with AVX-512 or AVX2, never on other CPUs (the environment variable HYBRID_SSD_MIN_TOKENS overrides
+// it, read once).
 int64_t ssm_scan_chunked_min_tokens();
 inline constexpr int64_t kSsdChunk = 64;
 

@@ -32,6 +32,13 @@ void ssd_gemm_avx512(int64_t rows, int64_t cols, int64_t K, const float* A, int6
 void ssd_mask_avx512(int64_t n, const float* cb, int64_t ldcb, const double* cs, const float* dsp, float dskip,
                      float* m, int64_t ldm);
 
+// The same two for CPUs with AVX2 and FMA but not AVX-512 (ssm_avx2.cpp).
+bool ssm_avx2();
+void ssd_gemm_avx2(int64_t rows, int64_t cols, int64_t K, const float* A, int64_t lda, int64_t ak, const float* B,
+                   int64_t ldb, float* O, int64_t ldo, const float* row_scale, SsdTri tri);
+void ssd_mask_avx2(int64_t n, const float* cb, int64_t ldcb, const double* cs, const float* dsp, float dskip,
+                   float* m, int64_t ldm);
+
 // Tokens [t_begin, t_end) of ssm_gate_norm.
 void ssm_gate_norm_avx512(const SsmDims& d, float* y, const float* z, int64_t z_stride, const float* norm_w, float eps,
                           int64_t t_begin, int64_t t_end);
