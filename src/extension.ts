@@ -70,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): HybridCopilotApi {
   const backend = new RuntimeChatBackend(client, () => runtimeSettings(context.extensionPath).contextLength);
   // Chat, the code actions, VS Code's chat and completions go through the backend switch (hybridCopilot.backend):
   // this worker, or a remote OpenAI-compatible endpoint.
-  const remote = setupRemote(context, log, backend, () => {
+  const remote = setupRemote(context, log, backend, status, () => {
     lm.refresh();
     void chat.controller.refreshAvailability();
   });

@@ -43,6 +43,14 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** While a remote endpoint serves (hybridCopilot.backend = remote): shown instead of the local device. */
+  private backend: { label: string; tooltip: string[]; warning: boolean } | undefined;
+
+  setBackend(backend: { label: string; tooltip: string[]; warning: boolean } | undefined): void {
+    this.backend = backend;
+    this.render();
+  }
+
   setCompletion(report: CompletionReport): void {
     this.completion = report;
     this.render();
@@ -62,7 +70,10 @@ export class StatusBar implements vscode.Disposable {
     // Two models: the completion worker's trouble shows on the item; its model is in the tooltip.
     const secondMark = second && second.state !== 'ready' ? ` · completions ${second.state}` : second ? ' · 2 models' : '';
     this.item.text = `${icon} Hybrid${this.state === 'ready' && device ? ` · ${device}${completionBadge(this.completion)}${secondMark}` : ''}`;
-    const lines = [`Hybrid Copilot${info ? ` ${info.addonVersion}` : ''}: runtime ${this.state}${this.detail ? ` — ${this.detail}` : ''}`];
+    const remote = this.backend;
+    if (remote) this.item.text = `${remote.warning ? '$(warning)' : '$(remote)'} Hybrid · ${remote.label}${completionBadge(this.completion)}`;
+    const lines = [`Hybrid Copilot${info ? ` ${info.addonVersion}` : ''}: ${remote ? 'local ' : ''}runtime ${this.state}${this.detail ? ` — ${this.detail}` : ''}`];
+    if (remote) lines.unshift(...remote.tooltip, '');
     if (info && second) {
       lines.push(`Chat model: ${model}`);
       lines.push(`Completions model: ${second.info ? modelName(second.info) : '(starting)'} — its own worker, ${second.state}${second.detail ? ` — ${second.detail}` : ''}`);
@@ -72,7 +83,7 @@ export class StatusBar implements vscode.Disposable {
     if (info) lines.push(`Device: ${info.device.using === 'cuda' ? info.cuda.devices[0]?.name ?? 'GPU' : `CPU (${info.cpu.brand || info.cpu.arch})`} — ${info.device.reason}`);
     lines.push(...completionTooltip(this.completion), '', 'Click for the menu');
     this.item.tooltip = lines.join('\n');
-    this.item.backgroundColor = this.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+    this.item.backgroundColor = this.state === 'failed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : remote?.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 // VS Code's side of the remote backend: the settings (hybridCopilot.backend, hybridCopilot.remote.*), the API
 // key in SecretStorage per endpoint origin (command "Hybrid Copilot: Set Remote API Key"; never in settings),
-// a status bar item while the backend is remote (endpoint, latency of the last request or of a periodic
-// /v1/models ping, the last error), and the switch every feature goes through.
+// what the status bar item shows while the backend is remote (endpoint, latency of the last request or of a
+// periodic /v1/models ping, the last error), and the switch every feature goes through.
 import * as vscode from 'vscode';
 import type { ChatBackend } from '../chat/chatBackend';
 import { BackendKind, BackendSwitch } from '../runtime/backend';
@@ -37,14 +37,17 @@ function secretKey(endpoint: string): string {
   return `${SECTION}.remote.apiKey/${origin}`;
 }
 
-class RemoteStatusItem implements vscode.Disposable {
-  private readonly item = vscode.window.createStatusBarItem('hybridCopilot.remote', vscode.StatusBarAlignment.Right, 99);
+/** What the main status bar item shows while the backend is remote (StatusBar.setBackend). */
+export interface BackendStatusSink {
+  setBackend(b: { label: string; tooltip: string[]; warning: boolean } | undefined): void;
+  readonly text: string;
+}
+
+/** The endpoint, the latency of its last request (or ping), its last error: on the main status bar item. */
+class RemoteStatus {
   private last: { endpoint: string; latencyMs?: number; error?: RemoteError; at: number } | undefined;
 
-  constructor() {
-    this.item.name = 'Hybrid Copilot Remote';
-    this.item.command = SET_API_KEY_COMMAND;
-  }
+  constructor(private readonly sink: BackendStatusSink) {}
 
   report(r: { endpoint: string; latencyMs?: number; error?: RemoteError }): void {
     this.last = { ...r, at: Date.now() };
@@ -53,31 +56,27 @@ class RemoteStatusItem implements vscode.Disposable {
 
   render(): void {
     if (backendKind() !== 'remote') {
-      this.item.hide();
+      this.sink.setBackend(undefined);
       return;
     }
     const s = remoteSettings();
     const l = this.last;
-    const bad = l?.error && l.error.kind !== 'cut';
+    const bad = !!l?.error && l.error.kind !== 'cut';
     const latency = l?.latencyMs !== undefined ? `${Math.round(l.latencyMs)} ms` : '…';
-    this.item.text = `${bad ? '$(warning)' : '$(remote)'} Remote · ${bad ? l!.error!.kind : latency}`;
-    this.item.tooltip = [
-      `Hybrid Copilot: backend remote — ${s.endpoint}`,
-      `Model: ${s.model || '(the first the endpoint lists)'}`,
-      l ? `Last request ${new Date(l.at).toLocaleTimeString()}: ${l.error ? l.error.message : `answered in ${latency}`}` : 'No request yet',
-      'Inline completions, chat and the code actions go to this endpoint; the local runtime stays loaded.',
-      'Click to set the API key',
-    ].join('\n');
-    this.item.backgroundColor = bad ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
-    this.item.show();
+    this.sink.setBackend({
+      label: `Remote ${bad ? l!.error!.kind : latency}`,
+      warning: bad,
+      tooltip: [
+        `Backend: remote — ${s.endpoint}`,
+        `Model: ${s.model || '(the first the endpoint lists)'}`,
+        l ? `Last request ${new Date(l.at).toLocaleTimeString()}: ${l.error ? l.error.message : `answered in ${latency}`}` : 'No request yet',
+        'Chat, the actions on code and inline completions go to this endpoint ("Set Remote API Key" for its key).',
+      ],
+    });
   }
 
   get text(): string {
-    return backendKind() === 'remote' ? this.item.text : '';
-  }
-
-  dispose(): void {
-    this.item.dispose();
+    return backendKind() === 'remote' ? this.sink.text : '';
   }
 }
 
@@ -89,8 +88,14 @@ export interface RemoteSetup {
 }
 
 /** Creates the switch over the local chat backend and the remote endpoint, its command and status item. */
-export function setupRemote(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, local: ChatBackend, onBackendChange: () => void): RemoteSetup {
-  const item = new RemoteStatusItem();
+export function setupRemote(
+  context: vscode.ExtensionContext,
+  log: vscode.LogOutputChannel,
+  local: ChatBackend,
+  status: BackendStatusSink,
+  onBackendChange: () => void,
+): RemoteSetup {
+  const item = new RemoteStatus(status);
   const remote = new RemoteBackend({
     settings: remoteSettings,
     apiKey: (endpoint) => Promise.resolve(context.secrets.get(secretKey(endpoint))),
@@ -115,7 +120,6 @@ export function setupRemote(context: vscode.ExtensionContext, log: vscode.LogOut
     ping();
   }
   const disposables: vscode.Disposable[] = [
-    item,
     { dispose: () => clearInterval(timer) },
     vscode.commands.registerCommand(SET_API_KEY_COMMAND, async (given?: unknown) => {
       const endpoint = remoteSettings().endpoint;
