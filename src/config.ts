@@ -24,6 +24,8 @@ export function runtimeSettings(extensionPath: string): InitializeParams {
     threads: c.get<number>('threads', 0),
     contextLength: c.get<number>('contextLength', 16384),
     stateMemoryBudgetMB: c.get<number>('stateMemoryBudgetMB', 2048),
+    // 0: no limit; the protocol takes at most a day.
+    requestTimeoutMs: Math.round(Math.min(Math.max(c.get<number>('requestTimeoutSeconds', 600), 0), 86_400) * 1000),
   };
 }
 
@@ -48,6 +50,6 @@ export function workerSettings(extensionPath: string, assignment: (plan: Runtime
 }
 
 /** Settings whose change needs a new worker (the model and its memory live there). */
-export const RUNTIME_SETTINGS = ['modelPath', 'completions.model', 'chat.model', 'device', 'threads', 'contextLength', 'stateMemoryBudgetMB'].map(
+export const RUNTIME_SETTINGS = ['modelPath', 'completions.model', 'chat.model', 'device', 'threads', 'contextLength', 'stateMemoryBudgetMB', 'requestTimeoutSeconds'].map(
   (k) => `${SECTION}.${k}`,
 );

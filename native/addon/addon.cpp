@@ -11,6 +11,10 @@
 //   Model.generate(request, onChunk(token, text)) -> Job { done: Promise<result>, cancel(): void }
 //   Model.dispose()
 // Errors from bad input (a corrupt file, a prompt that does not fit) carry code "EINPUT".
+//
+// Any other C++ exception that leaves a synchronous method becomes a JS Error: node-addon-api otherwise
+// converts only Napi::Error, and anything else reaching N-API terminates the worker process.
+#define NODE_ADDON_API_CPP_EXCEPTIONS_ALL
 #include <napi.h>
 
 #include <atomic>

@@ -70,6 +70,10 @@ inline std::shared_ptr<LoadedModel> load_model(const std::string& path, int thre
   lm->path = path;
   progress({"open", 0, 1});
   lm->model = runtime::Model::load(path);
+  // Keys model_info_json() reads as text: a wrong type (a u32 general.name, an array chat template) is a
+  // load error naming the key, here, not an exception from info() later (which aborted the worker).
+  (void)lm->model->file().opt_str("general.name");
+  (void)lm->model->file().opt_str("tokenizer.chat_template");
   const auto& tensors = lm->model->file().tensors();
   uint64_t total = 0, done = 0, next_report = 0;
   for (const auto& t : tensors) total += t.nbytes;

@@ -209,6 +209,7 @@ export function registerActionCommands(deps: ActionDeps): { disposables: vscode.
     const warnings = [...(spec.check?.(code.code) ?? [])];
     if (code.unfenced) warnings.push('the answer was not in the requested format (no code block): all of it was taken as code');
     if (result.stopReason === 'maxTokens') warnings.push('the answer reached its token limit and may be cut short');
+    if (result.stopReason === 'timeLimit') warnings.push('the answer reached the time limit (hybridCopilot.requestTimeoutSeconds) and may be cut short');
     deps.log.info(
       `commands: ${spec.verb} ${spec.target.snippet.path}:${spec.target.snippet.startLine}-${spec.target.snippet.endLine}: ` +
         `${result.reasoningTokens} reasoning + ${result.answerTokens} answer tokens, ${result.stopReason}; first token ${Math.round(result.stats.firstTokenMs)} ms` +

@@ -188,6 +188,14 @@ export class RuntimeClient {
   }
 
   /**
+   * Exact tokens of a text as the loaded model reads it (the worker's `tokenize`); `parseSpecial` for a
+   * rendered chat prompt, whose special token texts are read as single tokens.
+   */
+  async countTokens(text: string, options: { parseSpecial?: boolean } = {}, token?: CancellationLike): Promise<number> {
+    return (await this.request('tokenize', { text, parseSpecial: options.parseSpecial ?? false }, token)).count;
+  }
+
+  /**
    * A streaming request (complete, chat, bench): `onStream` gets each batch of output parts in order, all
    * before the result. Cancelling `token` stops the generation in the worker; the result then says
    * stopReason "cancelled" and holds what was generated until then.
@@ -504,7 +512,7 @@ export class RuntimeClient {
         worker.pending.add(reject);
         worker.connection
           .sendRequest(method, params)
-          .then((r) => resolve(r as RequestMap[M]['result']), reject)
+          .then((r: unknown) => resolve(r as RequestMap[M]['result']), reject)
           .finally(() => worker.pending.delete(reject));
       });
     } catch (e) {

@@ -27,6 +27,12 @@ export interface InitializeParams {
   stateMemoryBudgetMB: number;
   /** Lowest level of the worker's `log` lines (default info). */
   logLevel?: LogLevel;
+  /**
+   * Longest a streaming request (complete, chat, bench) may run once started, in ms; past it the request
+   * stops with stopReason "timeLimit" and what it generated so far (0 or absent: no limit). A request's own
+   * `timeoutMs` may shorten it.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface CudaDeviceInfo {
@@ -192,7 +198,8 @@ export interface SamplingParams {
   seed?: number;
 }
 
-export type StopReason = 'eog' | 'maxTokens' | 'stop' | 'cancelled' | 'superseded';
+/** timeLimit: the request ran past its time limit (InitializeParams.requestTimeoutMs or its own timeoutMs). */
+export type StopReason = 'eog' | 'maxTokens' | 'stop' | 'cancelled' | 'superseded' | 'timeLimit';
 
 export interface GenerationStats {
   promptTokens: number;
@@ -229,6 +236,8 @@ export interface CompleteParams {
    * session and changes only on a rename, so it never invalidates the document's state.
    */
   header?: string;
+  /** Time limit of this request once it runs, in ms (the shorter of this and the worker's wins). */
+  timeoutMs?: number;
 }
 export interface CompleteResult {
   id: number;
@@ -255,6 +264,21 @@ export interface ChatParams {
   sampling?: SamplingParams;
   stop?: string[];
   thinking?: ThinkingParams;
+  /** Time limit of this request once it runs, in ms (the shorter of this and the worker's wins). */
+  timeoutMs?: number;
+}
+
+/** Tokens of a text as the loaded model's tokenizer reads it (exact counts for context budgets). */
+export interface TokenizeParams {
+  text: string;
+  /** Read special token texts ("<|im_start|>") as the tokens they name, as a chat prompt is read. */
+  parseSpecial?: boolean;
+  /** Return the token ids too (else only the count). */
+  ids?: boolean;
+}
+export interface TokenizeResult {
+  count: number;
+  ids?: number[];
 }
 export interface ChatResult {
   id: number;
@@ -298,6 +322,7 @@ export interface RequestMap {
   chat: { params: ChatParams; result: ChatResult };
   cancel: { params: { id: number }; result: { id: number; found: boolean } };
   bench: { params: BenchParams; result: BenchResult };
+  tokenize: { params: TokenizeParams; result: TokenizeResult };
   shutdown: { params: Record<string, never>; result: null };
 }
 export type Method = keyof RequestMap;
@@ -355,6 +380,10 @@ const sampling = optional(
   }),
 );
 const maxTokens = int({ min: 0, max: 1 << 20 });
+/** Request time limits: up to a day. */
+const timeoutMs = int({ min: 0, max: 86_400_000 });
+/** Text of one tokenize request (synchronous in the worker: ~1 s for the largest). */
+export const MAX_TOKENIZE_CHARS = 16 * 1024 * 1024;
 
 /** Validators of every request's params: the worker runs them before dispatch. */
 export const paramValidators: { [M in Method]: Check<RequestMap[M]['params']> } = {
@@ -365,6 +394,7 @@ export const paramValidators: { [M in Method]: Check<RequestMap[M]['params']> } 
     contextLength: int({ min: 16, max: 1 << 24 }),
     stateMemoryBudgetMB: int({ min: 0, max: 1 << 24 }),
     logLevel: optional(oneOf(...LOG_LEVELS)),
+    requestTimeoutMs: optional(timeoutMs),
   }),
   loadModel: object({ path: str({ maxLength: 4096, minLength: 1 }), progressId: optional(id) }),
   info: empty,
@@ -399,6 +429,7 @@ export const paramValidators: { [M in Method]: Check<RequestMap[M]['params']> } 
     stop: stopStrings,
     suffixTokens: optional(int({ min: 0, max: 1 << 16 })),
     header: optional(str({ maxLength: 4096 })),
+    timeoutMs: optional(timeoutMs),
   }),
   chat: object({
     id,
@@ -416,6 +447,7 @@ export const paramValidators: { [M in Method]: Check<RequestMap[M]['params']> } 
         inject: optional(str({ maxLength: 256 })),
       }),
     ),
+    timeoutMs: optional(timeoutMs),
   }),
   cancel: object({ id }),
   bench: object({
@@ -424,6 +456,7 @@ export const paramValidators: { [M in Method]: Check<RequestMap[M]['params']> } 
     genTokens: int({ min: 1, max: 1 << 20 }),
     stream: bool,
   }),
+  tokenize: object({ text: str({ maxLength: MAX_TOKENIZE_CHARS }), parseSpecial: optional(bool), ids: optional(bool) }),
   shutdown: empty,
 };
 

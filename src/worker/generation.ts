@@ -22,6 +22,8 @@ export interface GenerationOptions {
   splitter?: ReasoningSplitter;
   /** Send `stream` notifications (false: only the final result). */
   stream: boolean;
+  /** Time limit once the job starts (ms, 0 or absent: none): then it stops with stopReason "timeLimit". */
+  timeoutMs?: number;
   send(parts: StreamPart[], tokens: number): void;
   /** Starts the native generation; onChunk(token, text) for each token. */
   begin(onChunk: (token: number, text: string) => void): NativeJob;
@@ -64,10 +66,13 @@ export class Generation implements QueuedJob<GenerationOutcome> {
     this.startedAt = performance.now();
     if (this.reason) return this.skipped();
     this.job = this.opts.begin((token, text) => this.onChunk(token, text));
+    // job.cancel() stops the native loop within one decode step (or prefill chunk); the result keeps the output.
+    const limit = this.opts.timeoutMs ? setTimeout(() => this.cancel('timeLimit'), this.opts.timeoutMs) : undefined;
     let native: NativeGenerateResult;
     try {
       native = await this.job.done;
     } finally {
+      clearTimeout(limit);
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
     }
@@ -91,8 +96,9 @@ export class Generation implements QueuedJob<GenerationOutcome> {
     };
   }
 
+  /** Stops the job (or keeps it from starting); reason "superseded" or "timeLimit" is reported as such. */
   cancel(reason: string): void {
-    this.reason ??= reason === 'superseded' ? 'superseded' : 'cancelled';
+    this.reason ??= reason === 'superseded' || reason === 'timeLimit' ? reason : 'cancelled';
     this.job?.cancel();
   }
 

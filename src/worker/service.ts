@@ -143,6 +143,7 @@ export class WorkerService {
       return { id: params.id, found: true };
     },
     bench: (params) => this.withId(params.id, () => this.bench(params)),
+    tokenize: (params) => this.tokenize(params),
     shutdown: () => {
       this.queue.cancelAll('cancelled');
       setImmediate(() => this.host.exit(0));
@@ -292,6 +293,7 @@ export class WorkerService {
       receivedAt,
       stops: p.stop ?? [],
       stream: true,
+      timeoutMs: this.timeLimit(p.timeoutMs),
       send: (parts, tokens) => this.host.notify('stream', { id: p.id, parts, tokens }),
       begin: (onChunk) => {
         // Taken when the job starts, not when it is queued: the LRU may release sessions meanwhile.
@@ -332,6 +334,7 @@ export class WorkerService {
         };
       }
       const stats = this.stats(out);
+      this.logTimeLimit('complete', p.id, out, p.timeoutMs);
       this.log(
         'info',
         `complete #${p.id} ${p.uri} v${p.version} @${p.offset}${staleFrom >= 0 ? ` (changed from ${staleFrom})` : ''}: ` +
@@ -354,11 +357,15 @@ export class WorkerService {
       stops: p.stop ?? [],
       splitter,
       stream: true,
+      timeoutMs: this.timeLimit(p.timeoutMs),
       send: (parts, tokens) => this.host.notify('stream', { id: p.id, parts, tokens }),
       begin: (onChunk) =>
         native.generate(
           {
-            prompt: [{ text: p.prompt, parseSpecial: true }],
+            // Kept whole: a conversation over the context is refused ("the prompt needs N tokens, more than
+            // the M left in a context of C after K tokens to generate"), never cut silently (its start holds
+            // the system prompt and the template's turn markers). The caller drops turns and asks again.
+            prompt: [{ text: p.prompt, parseSpecial: true, keep: 'head' }],
             addBos: p.addBos ?? true,
             maxTokens: p.maxTokens,
             contextLength: this.contextLength(info),
@@ -371,6 +378,7 @@ export class WorkerService {
     });
     const out = await this.run(generation);
     const stats = this.stats(out);
+    this.logTimeLimit('chat', p.id, out, p.timeoutMs);
     this.log(
       'info',
       `chat #${p.id}: ${describe(stats, out.stopReason)}; reasoning ${splitter.tokens.reasoning} tokens, answer ${splitter.tokens.answer}` +
@@ -399,6 +407,7 @@ export class WorkerService {
       receivedAt,
       stops: [],
       stream: p.stream,
+      timeoutMs: this.timeLimit(undefined),
       send: (parts, n) => this.host.notify('stream', { id: p.id, parts, tokens: n }),
       begin: (onChunk) =>
         native.generate(
@@ -414,6 +423,7 @@ export class WorkerService {
         ),
     });
     const out = await this.run(generation);
+    this.logTimeLimit('bench', p.id, out, undefined);
     const n = out.native;
     const prefillMs = n?.prefillMs ?? 0;
     const decodeMs = n?.decodeMs ?? 0;
@@ -429,6 +439,36 @@ export class WorkerService {
     };
     this.log('info', `bench #${p.id}: prefill ${result.prefillTps.toFixed(1)} tok/s, decode ${result.decodeTps.toFixed(1)} tok/s, ${info.threads} threads`);
     return result;
+  }
+
+  /** A request's time limit: the shorter of its own and the worker's (0: none). */
+  private timeLimit(own: number | undefined): number {
+    const all = [own ?? 0, this.settings?.requestTimeoutMs ?? 0].filter((x) => x > 0);
+    return all.length ? Math.min(...all) : 0;
+  }
+
+  private logTimeLimit(what: string, id: number, out: GenerationOutcome, own: number | undefined): void {
+    if (out.stopReason !== 'timeLimit') return;
+    const limit = this.timeLimit(own);
+    const source = own && own === limit ? 'its own timeoutMs' : 'hybridCopilot.requestTimeoutSeconds';
+    this.log(
+      'warn',
+      `${what} #${id} stopped after ${ms(out.totalMs - out.queueMs)}: the request time limit of ${limit / 1000} s (${source}); ` +
+        `${out.tokens} tokens were generated, and the output so far is kept`,
+    );
+  }
+
+  /** Exact token counts with the loaded model's tokenizer (synchronous: the protocol caps the text's size). */
+  private async tokenize(p: RequestMap['tokenize']['params']): Promise<RequestMap['tokenize']['result']> {
+    const { native } = await this.requireModel();
+    let ids: Int32Array;
+    try {
+      ids = native.tokenize(p.text, { addSpecial: false, parseSpecial: p.parseSpecial ?? false });
+    } catch (e) {
+      if (isInputError(e)) throw new RpcError(ErrorCode.BadInput, (e as Error).message);
+      throw e;
+    }
+    return p.ids ? { count: ids.length, ids: Array.from(ids) } : { count: ids.length };
   }
 
   /** Holds a streaming request's id from its arrival to its answer (ids must be unique while in use). */

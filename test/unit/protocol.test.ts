@@ -20,6 +20,7 @@ const good = {
   chat: { id: 2, prompt: '<|im_start|>user\nhi<|im_end|>\n', maxTokens: 64, thinking: { startsInside: true, open: '<think>', close: '</think>', budget: 32 } },
   cancel: { id: 2 },
   bench: { id: 3, promptTokens: 64, genTokens: 16, stream: true },
+  tokenize: { text: '<|im_start|>user\nhi', parseSpecial: true, ids: true },
   shutdown: {},
 } as const;
 
@@ -34,6 +35,10 @@ test('malformed params are refused with the field named', () => {
     ['info', { extra: 1 }, /params\.extra: unknown field/],
     ['initialize', { ...good.initialize, device: 'tpu' }, /params\.device: expected one of auto\|cuda\|cpu/],
     ['initialize', { ...good.initialize, logLevel: 'loud' }, /params\.logLevel/],
+    ['initialize', { ...good.initialize, requestTimeoutMs: -1 }, /params\.requestTimeoutMs: must be >= 0/],
+    ['chat', { ...good.chat, timeoutMs: 1.5 }, /params\.timeoutMs: expected an integer/],
+    ['tokenize', { text: 3 }, /params\.text: expected a string/],
+    ['tokenize', { text: 'x', extra: true }, /params\.extra: unknown field/],
     ['openDocument', { ...good.openDocument, uri: '' }, /params\.uri: must not be empty/],
     ['openDocument', { ...good.openDocument, text: 5 }, /params\.text: expected a string/],
     ['editDocument', { ...good.editDocument, changes: [{ ...good.editDocument.changes[0], rangeOffset: -1 }] }, /changes\[0\]\.rangeOffset: must be >= 0/],
