@@ -27,6 +27,7 @@
 namespace hybrid::cuda::mm {
 void set_gemv_rows_per_warp(int r);  // gemv.cu (tuning)
 void set_gemm_variant(int v);        // gemm.cu: 0 mma.sync, 1 wmma
+void set_gemv_variant(int v);        // gemv_dp4a.cu: 0 f32, 1 dp4a
 }
 #endif
 
@@ -171,6 +172,7 @@ int run_bench(const Args& a) {
       Weights w;
       make_weights(w, f, K, M, rotate);
       DevBuf x(static_cast<size_t>(8) * K * 4), y(static_cast<size_t>(8) * M * 4);
+      DevBuf scratch(std::max<size_t>(hc::matmul_scratch_bytes(w.copies[0], 8), 256));
       {
         std::vector<float> hx(static_cast<size_t>(8) * K);
         std::mt19937 rng(3);
@@ -180,21 +182,27 @@ int run_bench(const Args& a) {
       }
       for (int n : {1, 8}) {
         if (quick && n == 8) continue;
-        for (int R : {0, 2, 4}) {  // 0: the default choice
+        const bool dp4a_format = f == Format::Q8_0 || f == Format::Q5_0 || f == Format::Q4_K || f == Format::Q6_K;
+        for (int R : {0, 2, 4, 100}) {  // 0: the default choice; 100: the integer (dp4a) variant
           if (n > 2 && R != 0) continue;
-          hybrid::cuda::mm::set_gemv_rows_per_warp(R);
+          if (R == 100 && !dp4a_format) continue;
+          hybrid::cuda::mm::set_gemv_rows_per_warp(R == 100 ? 0 : R);
+          hybrid::cuda::mm::set_gemv_variant(R == 100 ? 1 : 0);
           const double ms = median_ms(reps, 3, [&](int i) {
             const auto& m = w.copies[static_cast<size_t>(i) % w.copies.size()];
-            hc::matmul(m, static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, nullptr, nullptr);
+            hc::matmul(m, static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
           });
+          hybrid::cuda::mm::set_gemv_variant(0);
           const double bytes = static_cast<double>(w.bytes) + 4.0 * n * (K + M);
           const double gbs = bytes / (ms * 1e-3) / 1e9;
           j.begin_object().field("format", hf::format_name(f)).field("shape", s.name).field("K", K).field("M", M);
-          j.field("n", n).field("rows_per_warp", R).field("us", ms * 1e3).field("gb_per_s", gbs);
+          j.field("n", n).field("kernel", R == 100 ? "dp4a" : "f32").field("rows_per_warp", R == 100 ? 0 : R);
+          j.field("us", ms * 1e3).field("gb_per_s", gbs);
           j.field("fraction_of_copy", gbs / copy_gbs).end_object();
           if (!json)
-            std::printf("gemv %-5s K=%-6lld M=%-6lld n=%d R=%s: %8.2f us  %7.1f GB/s  %5.1f%% of copy\n", hf::format_name(f),
-                        (long long)K, (long long)M, n, R ? std::to_string(R).c_str() : "def", ms * 1e3, gbs,
+            std::printf("gemv %-5s K=%-6lld M=%-6lld n=%d %s: %8.2f us  %7.1f GB/s  %5.1f%% of copy\n", hf::format_name(f),
+                        (long long)K, (long long)M, n, R == 100 ? "dp4a " : R ? (std::string("R=") + std::to_string(R) + "  ").c_str() : "R=def",
+                        ms * 1e3, gbs,
                         100.0 * gbs / copy_gbs);
         }
       }

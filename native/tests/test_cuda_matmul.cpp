@@ -4,6 +4,7 @@
 //
 // Tolerances, relative to the largest |y| of the check (max |y - ref| / max |ref|):
 //  - GEMV (n <= 8), native formats: 1e-5 (weights decoded exactly in f32, f32 activations and accumulation);
+//  - the integer GEMV variant (dp4a, activations rounded to int8 per 32 values): 1e-2;
 //  - GEMM (n > 8): 1e-2 (activations and weights rounded to f16, or bf16 for BF16 weights, f32 accumulation);
 //  - the F16 fallback format: 1e-2 (its weights are rounded to f16 at upload).
 // Every output is poisoned with NaN before an accumulate=false run (so an unwritten output fails), and the
@@ -42,6 +43,7 @@ int main() {
 namespace hybrid::cuda::mm {  // kernel variants (gemv.cu, gemm.cu), so that each one is checked
 void set_gemv_rows_per_warp(int r);
 void set_gemm_variant(int v);
+void set_gemv_variant(int v);
 }  // namespace hybrid::cuda::mm
 
 namespace {
@@ -154,12 +156,17 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
     for (auto& v : x) v = nd(rng);
     const std::vector<double> ref = reference(h, x, n);
     CK(cudaMemcpy(dx.p, x.data(), x.size() * 4, cudaMemcpyHostToDevice));
-    const double tol = (n <= 8 && native) ? 1e-5 : 1e-2;
-    // kernel variants: GEMV rows per warp (n <= 2: 2 and 4), GEMM mma.sync and wmma
-    const std::vector<int> variants = n <= 2 ? std::vector<int>{2, 4} : n > 8 ? std::vector<int>{0, 1} : std::vector<int>{0};
+    // kernel variants: GEMV rows per warp (n <= 2: 2 and 4) and, for Q8_0/Q5_0/Q4_K/Q6_K at n <= 2, the
+    // integer (dp4a) GEMV (kDp4a); GEMM mma.sync (0) and wmma (1)
+    constexpr int kDp4a = 100;
+    const bool dp4a_format = f == Format::Q8_0 || f == Format::Q5_0 || f == Format::Q4_K || f == Format::Q6_K;
+    std::vector<int> variants = n <= 2 ? std::vector<int>{2, 4} : n > 8 ? std::vector<int>{0, 1} : std::vector<int>{0};
+    if (n <= 2 && dp4a_format) variants.push_back(kDp4a);
     for (int var : variants)
     for (int acc = 0; acc < 2; ++acc) {
-      if (n <= 8) hybrid::cuda::mm::set_gemv_rows_per_warp(var);
+      const double tol = (n <= 8 && native && var != kDp4a) ? 1e-5 : 1e-2;
+      hybrid::cuda::mm::set_gemv_variant(var == kDp4a ? 1 : 0);
+      if (n <= 8) hybrid::cuda::mm::set_gemv_rows_per_warp(var == kDp4a ? 0 : var);
       else hybrid::cuda::mm::set_gemm_variant(var);
       std::vector<float> y0(static_cast<size_t>(n) * M);
       if (acc) for (auto& v : y0) v = nd(rng) * 10.0f;
@@ -172,7 +179,8 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
       CK(cudaMemcpy(y.data(), dy.p, y.size() * 4, cudaMemcpyDeviceToHost));
       const double err = rel_err(y, ref, acc ? &y0 : nullptr);
       const bool ok = err <= tol;
-      const std::string kernel = n <= 8 ? (var ? "gemv R=" + std::to_string(var) : std::string("gemv"))
+      const std::string kernel = n <= 8 ? (var == kDp4a ? std::string("gemv dp4a")
+                                                        : var ? "gemv R=" + std::to_string(var) : std::string("gemv"))
                                         : (var ? "gemm wmma" : "gemm mma");
       std::printf("  %s %s M=%lld K=%lld n=%lld %s acc=%d: rel err %.3g (tol %g) %s\n", hf::format_name(f),
                   kernel.c_str(), (long long)M, (long long)K, (long long)n,
@@ -182,6 +190,7 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
   }
   hybrid::cuda::mm::set_gemv_rows_per_warp(0);
   hybrid::cuda::mm::set_gemm_variant(0);
+  hybrid::cuda::mm::set_gemv_variant(0);
 
   // get_rows: the first and last rows and some random ones.
   std::vector<int32_t> ids = {0, static_cast<int32_t>(M - 1)};

@@ -175,7 +175,12 @@ DeviceMatrix upload_matrix(Format f, const void* host, int64_t K, int64_t M, cud
 size_t device_matrix_bytes(const DeviceMatrix& w) { return device_bytes(w.format, w.K, w.M); }
 
 size_t matmul_scratch_bytes(const DeviceMatrix& w, int64_t n) {
-  if (n <= 8) return 0;
+  if (n <= 0) return 0;
+  if (n <= 8) {  // only the integer GEMV variant uses scratch (quantized activations)
+    const bool q = w.format == Format::Q8_0 || w.format == Format::Q5_0 || w.format == Format::Q4_K ||
+                   w.format == Format::Q6_K;
+    return q ? gemv_dp4a_scratch_bytes(w.K, n) : 0;
+  }
   return gemm_scratch_bytes(w.format, w.K, n);
 }
 
@@ -185,7 +190,10 @@ void matmul(const DeviceMatrix& w, const float* x, int64_t n, float* y, bool acc
   if (reinterpret_cast<uintptr_t>(x) % 16 != 0)
     throw std::invalid_argument("cuda matmul: x must be 16-byte aligned");
   const Layout L = layout_of(w);
-  if (n <= 8) gemv(w.format, L, x, n, y, accumulate, stream);
+  if (n <= 8) {
+    if (scratch && gemv_dp4a_applies(w.format, n)) gemv_dp4a(w.format, L, x, n, y, accumulate, scratch, stream);
+    else gemv(w.format, L, x, n, y, accumulate, stream);
+  }
   else gemm(w.format, L, x, n, y, accumulate, scratch, stream);
 }
 
