@@ -52,10 +52,16 @@ export class BackendSwitch {
   }
 
   /** The chat backend for chat, the code actions and VS Code's chat. */
-  readonly chat: ChatBackend = {
+  readonly chat: ChatBackend & { countTokens(text: string, parseSpecial?: boolean): Promise<number | undefined> } = {
     status: (): Promise<ChatBackendStatus> => (this.kind() === 'remote' ? this.remote().chat.status() : this.local.status()),
     chat: (request: ChatRequest, onParts: (parts: StreamPart[], tokens: number) => void, token: CancellationLike): Promise<ChatResult> =>
       this.kind() === 'remote' ? this.remote().chat.chat(request, onParts, token) : this.local.chat(request, onParts, token),
+    // Exact token counts come from the local worker's tokenizer: the remote model's may differ (callers estimate).
+    countTokens: async (text: string, parseSpecial?: boolean): Promise<number | undefined> => {
+      if (this.kind() === 'remote') return undefined;
+      const local = this.local as { countTokens?: (text: string, parseSpecial?: boolean) => Promise<number | undefined> };
+      return local.countTokens?.(text, parseSpecial);
+    },
   };
 
   /** The completion engine's transport and document sync over a local worker (the main or the completion one). */

@@ -155,3 +155,17 @@ test('another endpoint changes the transport generation (the completion cache is
   assert.notEqual(remote.transport.generation, g);
   settings = saved;
 });
+
+test('exact token counts come from the local backend, and none while remote (the served tokenizer may differ)', async () => {
+  let kind: BackendKind = 'local';
+  const local = Object.assign(localChat(), {
+    base: 10,
+    async countTokens(this: { base: number }, text: string) {
+      return this.base + text.length;
+    },
+  });
+  const sw = new BackendSwitch(() => kind, local, () => remoteBackend());
+  assert.equal(await sw.chat.countTokens('abc', true), 13, 'the local backend counts, called as a method');
+  kind = 'remote';
+  assert.equal(await sw.chat.countTokens('abc', true), undefined);
+});
