@@ -3,7 +3,7 @@
 // the worker protocol's `chat` request); tests may implement it too. No vscode import.
 import type { CancellationLike, RuntimeClient } from '../runtime/client';
 import type { ChatModelInfo } from '../shared/chatPrompt';
-import type { ChatParams, ChatResult, ModelInfo, RuntimeInfo, StreamPart } from '../shared/protocol';
+import { MAX_TOKENIZE_CHARS, type ChatParams, type ChatResult, type ModelInfo, type RuntimeInfo, type StreamPart } from '../shared/protocol';
 
 /**
  * For a remote endpoint (it applies its own chat template): the conversation as messages, and the thinking
@@ -36,6 +36,11 @@ export interface ChatBackend {
    * generation; the promise then resolves with stopReason "cancelled" and what was generated until then.
    */
   chat(request: ChatRequest, onParts: (parts: StreamPart[], tokens: number) => void, token: CancellationLike): Promise<ChatResult>;
+  /**
+   * Exact tokens of a text as the model reads it (`parseSpecial`: as a rendered chat prompt, special token
+   * texts being one token each); undefined when the backend cannot count (callers then estimate).
+   */
+  countTokens?(text: string, parseSpecial?: boolean): Promise<number | undefined>;
 }
 
 /** Chat model facts from the worker's ModelInfo. */
@@ -82,6 +87,16 @@ export class RuntimeChatBackend implements ChatBackend {
     const status = statusFromInfo(info, contextLength);
     this.cached = status.ready && this.client.generation === generation ? { generation, contextLength, status } : undefined;
     return status;
+  }
+
+  /** The worker's tokenizer (its `tokenize` request); undefined when it cannot answer (no model, too long a text). */
+  async countTokens(text: string, parseSpecial = false): Promise<number | undefined> {
+    if (text.length > MAX_TOKENIZE_CHARS) return undefined;
+    try {
+      return await this.client.countTokens(text, { parseSpecial });
+    } catch {
+      return undefined;
+    }
   }
 
   chat(request: ChatRequest, onParts: (parts: StreamPart[], tokens: number) => void, token: CancellationLike): Promise<ChatResult> {

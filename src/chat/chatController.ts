@@ -261,7 +261,7 @@ export class ChatController {
     const request = {
       prompt: built.prompt,
       addBos: built.addBos,
-      maxTokens: maxTokensFor(built.prompt, settings.maxTokens + (built.thinking?.budget ?? 0), status.model.contextLength),
+      maxTokens: await maxTokensForPrompt(this.deps.backend, built.prompt, built.addBos, settings.maxTokens + (built.thinking?.budget ?? 0), status.model.contextLength),
       stop: built.stop.length ? built.stop : undefined,
       thinking: built.thinking,
       remote: { messages: chatMessages(DEFAULT_SYSTEM_PROMPT, history, built.userMessage), thinking: settings.thinking, thinkingBudget: settings.thinkingBudget },
@@ -405,10 +405,19 @@ export class ChatController {
  * refuses, or cuts the prompt's start, when prompt + maxTokens exceed it). The prompt's length in tokens is
  * estimated from its UTF-8 bytes (byte-level BPE: ~3 bytes a token or more for code and English).
  */
-export function maxTokensFor(prompt: string, wanted: number, contextLength: number): number {
-  const promptTokens = Math.ceil(new TextEncoder().encode(prompt).length / 3);
+export function maxTokensFor(prompt: string, wanted: number, contextLength: number, exactPromptTokens?: number): number {
+  const promptTokens = exactPromptTokens ?? Math.ceil(new TextEncoder().encode(prompt).length / 3);
   const room = contextLength - promptTokens - 16;
   return Math.max(16, Math.min(wanted, room));
+}
+
+/**
+ * maxTokensFor() with the prompt's exact token count when the backend can count (the local worker's
+ * tokenizer: special token texts parsed, plus BOS when the worker adds it), else the byte estimate.
+ */
+export async function maxTokensForPrompt(backend: ChatBackend, prompt: string, addBos: boolean, wanted: number, contextLength: number): Promise<number> {
+  const exact = await backend.countTokens?.(prompt, true).catch(() => undefined);
+  return maxTokensFor(prompt, wanted, contextLength, exact === undefined ? undefined : exact + (addBos ? 1 : 0));
 }
 
 function emptyConversation(): Conversation {

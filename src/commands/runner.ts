@@ -2,7 +2,7 @@
 // the chat view), the thinking settings of the chat, a token budget that fits the code, streaming answer
 // parts to the caller and reasoning parts to the trace view, cancellable.
 import { chatMessages, type ChatBackend } from '../chat/chatBackend';
-import { maxTokensFor } from '../chat/chatController';
+import { maxTokensForPrompt } from '../chat/chatController';
 import { buildChatPrompt } from '../shared/chatPrompt';
 import { estimateTokens } from '../shared/commands/lmMessages';
 import type { ActionPrompt } from '../shared/commands/prompts';
@@ -64,7 +64,7 @@ export async function runAction(o: {
   const request = {
     prompt: built.prompt,
     addBos: built.addBos,
-    maxTokens: maxTokensFor(built.prompt, answerTokens + (built.thinking?.budget ?? 0), status.model.contextLength),
+    maxTokens: await maxTokensForPrompt(o.backend, built.prompt, built.addBos, answerTokens + (built.thinking?.budget ?? 0), status.model.contextLength),
     stop: built.stop.length ? built.stop : undefined,
     thinking: built.thinking,
     remote: { messages: chatMessages(o.prompt.system, [], o.prompt.user), thinking: s.thinking, thinkingBudget: s.thinkingBudget },

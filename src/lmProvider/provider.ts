@@ -4,11 +4,11 @@
 // builder) and stream the answer as text parts from the same worker. The stable API has no part for
 // reasoning, so the model answers without thinking unless the caller asks for it
 // (modelOptions.thinking: true), and then only the answer is streamed. No tool calling (the capability is not
-// declared, so VS Code offers the model in Ask mode, not Agent mode). Token counts are estimated (UTF-8
-// bytes / 3, an overestimate): the worker protocol has no tokenize request.
+// declared, so VS Code offers the model in Ask mode, not Agent mode). Token counts are exact (the worker's
+// tokenize request) for the local model, estimated (UTF-8 bytes / 3, an overestimate) for a backend without one.
 import * as vscode from 'vscode';
 import { chatMessages, type ChatBackend } from '../chat/chatBackend';
-import { maxTokensFor } from '../chat/chatController';
+import { maxTokensForPrompt } from '../chat/chatController';
 import { buildChatPrompt, DEFAULT_SYSTEM_PROMPT } from '../shared/chatPrompt';
 import { estimateTokens, LmMessage, LmPart, toConversation } from '../shared/commands/lmMessages';
 
@@ -110,7 +110,7 @@ export class HybridLanguageModelProvider implements vscode.LanguageModelChatProv
       {
         prompt: built.prompt,
         addBos: built.addBos,
-        maxTokens: maxTokensFor(built.prompt, wanted, status.model.contextLength),
+        maxTokens: await maxTokensForPrompt(this.backend, built.prompt, built.addBos, wanted, status.model.contextLength),
         stop: built.stop.length ? built.stop : undefined,
         thinking: built.thinking,
         sampling: opts.temperature !== undefined ? { temperature: opts.temperature } : undefined,
@@ -128,9 +128,12 @@ export class HybridLanguageModelProvider implements vscode.LanguageModelChatProv
   }
 
   async provideTokenCount(_model: vscode.LanguageModelChatInformation, text: string | vscode.LanguageModelChatRequestMessage): Promise<number> {
-    if (typeof text === 'string') return estimateTokens(text);
+    // Exact from the loaded model's tokenizer; estimated (UTF-8 bytes / 3, an overestimate) when it cannot count.
+    const count = async (s: string) => (await this.backend.countTokens?.(s).catch(() => undefined)) ?? estimateTokens(s);
+    if (typeof text === 'string') return count(text);
     const parts = text.content.map(partOf);
-    return estimateTokens(parts.map((p) => p.text).join('\n')) + 4;
+    // + the turn's markers (role header and end of turn) of a chat template
+    return (await count(parts.map((p) => p.text).join('\n'))) + 4;
   }
 
   dispose(): void {
