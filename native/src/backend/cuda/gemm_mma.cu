@@ -176,6 +176,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   // Epilogue: c0,c1 -> (token g, rows 2t, 2t+1), c2,c3 -> (token g + 8, same rows).
   const int g = lane >> 2, t4 = lane & 3;
+  const bool even_m = (L.M & 1) == 0 && (reinterpret_cast<uintptr_t>(y) & 7) == 0;
 #pragma unroll
   for (int i = 0; i < 4; ++i)
 #pragma unroll
@@ -186,26 +187,34 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         const int64_t m = m0 + 64 * wm + 8 * j + 2 * t4;
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          if (m + e < L.M) {
-            float* o = yrow + m + e;
-            const float v = acc[i][j][2 * hh + e];
-            *o = accumulate ? *o + v : v;
+        float2 v = make_float2(acc[i][j][2 * hh], acc[i][j][2 * hh + 1]);
+        if (even_m && m + 1 < L.M) {  // 8-byte aligned pair
+          float2* o = reinterpret_cast<float2*>(yrow + m);
+          if (accumulate) {
+            const float2 old = *o;
+            v.x += old.x;
+            v.y += old.y;
           }
+          *o = v;
+        } else {
+          if (m < L.M) yrow[m] = accumulate ? yrow[m] + v.x : v.x;
+          if (m + 1 < L.M) yrow[m + 1] = accumulate ? yrow[m + 1] + v.y : v.y;
         }
       }
     }
 }
 
 template <Format F, typename T>
+void set_smem_attr() {
+  MM_CHECK(cudaFuncSetAttribute(gemm_mma_kernel<F, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                static_cast<int>(kSmemBytes)));
+}
+
+bool g_prepared = false;
+
+template <Format F, typename T>
 void launch(const Layout& L, const T* xa, int64_t n, float* y, bool acc, cudaStream_t s) {
-  static bool attr_set = false;  // once per instantiation (not a stream operation: fine under capture)
-  if (!attr_set) {
-    MM_CHECK(cudaFuncSetAttribute(gemm_mma_kernel<F, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  static_cast<int>(kSmemBytes)));
-    attr_set = true;
-  }
+  gemm_mma_prepare();
   const dim3 grid(static_cast<unsigned>((n + TN - 1) / TN), static_cast<unsigned>((L.M + TM - 1) / TM));
   if (grid.y > 65535) throw std::invalid_argument("cuda gemm: too many weight rows");
   gemm_mma_kernel<F, T><<<grid, kThreads, kSmemBytes, s>>>(L, xa, static_cast<int>(n), y, acc ? 1 : 0);
@@ -213,6 +222,20 @@ void launch(const Layout& L, const T* xa, int64_t n, float* y, bool acc, cudaStr
 }
 
 }  // namespace
+
+// The kernels' dynamic shared memory limit (> 48 KB), set once, before any stream capture: upload_matrix
+// calls this (a matrix is always uploaded before it is multiplied).
+void gemm_mma_prepare() {
+  if (g_prepared) return;
+  set_smem_attr<Format::F32, __half>();
+  set_smem_attr<Format::F16, __half>();
+  set_smem_attr<Format::BF16, __nv_bfloat16>();
+  set_smem_attr<Format::Q8_0, __half>();
+  set_smem_attr<Format::Q5_0, __half>();
+  set_smem_attr<Format::Q4_K, __half>();
+  set_smem_attr<Format::Q6_K, __half>();
+  g_prepared = true;
+}
 
 void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, cudaStream_t stream) {
   const auto* h = static_cast<const __half*>(xa);

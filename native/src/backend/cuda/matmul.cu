@@ -121,6 +121,7 @@ DeviceMatrix upload_matrix(Format f, const void* host, int64_t K, int64_t M, cud
   if (K % info.block_size != 0)
     throw std::invalid_argument(std::string("upload_matrix: K=") + std::to_string(K) + " is not a multiple of " +
                                 info.name + "'s block size");
+  gemm_mma_prepare();
   const Format dev = matmul_native(f) ? f : Format::F16;
   const size_t src_row = formats::row_bytes(f, K);
   const size_t bytes = device_bytes(dev, K, M);

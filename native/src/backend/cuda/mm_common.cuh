@@ -178,6 +178,7 @@ void gemm(Format f, const Layout& L, const float* x, int64_t n, float* y, bool a
 size_t gemm_scratch_bytes(Format f, int64_t K, int64_t n);
 // The tensor-core GEMM on activations already converted (xa: f16, or bf16 for BF16 weights), gemm_mma.cu.
 void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, cudaStream_t stream);
+void gemm_mma_prepare();  // kernel attributes, once (called by upload_matrix, before any graph capture)
 // GEMM kernel: 0 = mma.sync (default), 1 = wmma (HYBRID_MM_GEMM=wmma); for tests and cuda-opbench.
 void set_gemm_variant(int v);
 // The integer GEMV (gemv_dp4a.cu): activations quantized to int8 per 32 into scratch, dp4a products.
