@@ -55,7 +55,7 @@ export class BackendSwitch {
   readonly chat: ChatBackend & { countTokens(text: string, parseSpecial?: boolean): Promise<number | undefined> } = {
     status: (): Promise<ChatBackendStatus> => (this.kind() === 'remote' ? this.remote().chat.status() : this.local.status()),
     chat: (request: ChatRequest, onParts: (parts: StreamPart[], tokens: number) => void, token: CancellationLike): Promise<ChatResult> =>
-      this.kind() === 'remote' ? this.remote().chat.chat(request, onParts, token) : this.local.chat(request, onParts, token),
+      this.kind() === 'remote' ? this.remote().chat.chat(request, onParts, token) : this.local.chat(withoutRemote(request), onParts, token),
     // Exact token counts come from the local worker's tokenizer: the remote model's may differ (callers estimate).
     countTokens: async (text: string, parseSpecial?: boolean): Promise<number | undefined> => {
       if (this.kind() === 'remote') return undefined;
@@ -83,6 +83,13 @@ export class BackendSwitch {
     const sync: CompletionSync = { ensure: (doc) => (isRemote() ? this.remote().sync.ensure(doc) : localSync.ensure(doc)) };
     return { transport, sync };
   }
+}
+
+/** The request as the local worker takes it (its protocol refuses fields it does not know). */
+export function withoutRemote(request: ChatRequest): ChatRequest {
+  if (request.remote === undefined) return request;
+  const { remote: _remote, ...local } = request;
+  return local;
 }
 
 function remoteGeneration(r: RemoteBackendLike): number {

@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { ChatBackend, ChatRequest } from '../../src/chat/chatBackend';
-import { chatMessages } from '../../src/chat/chatBackend';
+import { chatMessages, RuntimeChatBackend } from '../../src/chat/chatBackend';
 import { CompletionEngine } from '../../src/completions/engine';
 import { RemoteBackend, RemoteSettings } from '../../src/remote/backend';
 import { BackendKind, BackendSwitch } from '../../src/runtime/backend';
@@ -17,6 +17,7 @@ import { disposeClients, makeClient, memoryLogger, tinyModel } from './runtime-h
 
 let server: HybridServer;
 let url: string;
+let worker: import('../../src/runtime/client').RuntimeClient;
 const token = 'remote-backend-test-token';
 let settings: RemoteSettings;
 const requests: { latencyMs?: number; error?: string }[] = [];
@@ -24,6 +25,7 @@ const requests: { latencyMs?: number; error?: string }[] = [];
 before(async () => {
   const { c } = makeClient({}, { modelPath: tinyModel() });
   await c.start();
+  worker = c;
   server = new HybridServer({ engine: new WorkerEngine({ client: c, contextLength: 2048 }), token });
   url = (await server.listen()).url;
   settings = { endpoint: url, model: '', timeoutMs: 20_000, fim: 'suffix', fimTemplate: '<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>' };
@@ -168,4 +170,15 @@ test('exact token counts come from the local backend, and none while remote (the
   assert.equal(await sw.chat.countTokens('abc', true), 13, 'the local backend counts, called as a method');
   kind = 'remote';
   assert.equal(await sw.chat.countTokens('abc', true), undefined);
+});
+
+test('local: the real worker gets the request without the remote part (its protocol refuses unknown fields)', async () => {
+  const sw = new BackendSwitch(() => 'local', new RuntimeChatBackend(worker, () => 2048), () => remoteBackend());
+  const direct = await new RuntimeChatBackend(worker, () => 2048).chat(chatRequest('hi'), () => undefined, token0).then(
+    () => 'accepted',
+    (e: Error) => e.message,
+  );
+  assert.match(direct, /remote: unknown field/, 'the worker itself refuses the field');
+  const r = await sw.chat.chat(chatRequest('hi'), () => undefined, token0);
+  assert.ok(r.answerTokens + r.reasoningTokens > 0);
 });
