@@ -110,13 +110,42 @@ __global__ void get_rows_kernel(Layout L, const int32_t* ids, float* out) {
   for (int64_t k = threadIdx.x; k < L.K; k += blockDim.x) o[k] = decode_value<F>(L, r, k);
 }
 
-// x f32 -> f16/bf16 (activations for the tensor-core GEMM) lives in gemm.cu.
+// Rows of K not a multiple of 32 (F32/F16/BF16 weights of small test models only): one warp per output
+// row, every activation row, values decoded one at a time. Slow and simple.
+template <Format F>
+__global__ void matmul_generic_kernel(Layout L, const float* __restrict__ x, int64_t n, float* __restrict__ y,
+                                      int accumulate) {
+  const int lane = threadIdx.x & 31;
+  const int64_t m = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (m >= L.M) return;
+  for (int64_t t = 0; t < n; ++t) {
+    float s = 0.0f;
+    for (int64_t k = lane; k < L.K; k += 32) s = fmaf(decode_value<F>(L, m, k), x[t * L.K + k], s);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (lane == 0) {
+      float* o = y + t * L.M + m;
+      *o = accumulate ? *o + s : s;
+    }
+  }
+}
+
+void matmul_generic(Format f, const Layout& L, const float* x, int64_t n, float* y, bool acc, cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>((L.M + 3) / 4)), block(128);
+  const int a = acc ? 1 : 0;
+  switch (f) {
+    case Format::F32: matmul_generic_kernel<Format::F32><<<grid, block, 0, s>>>(L, x, n, y, a); break;
+    case Format::F16: matmul_generic_kernel<Format::F16><<<grid, block, 0, s>>>(L, x, n, y, a); break;
+    case Format::BF16: matmul_generic_kernel<Format::BF16><<<grid, block, 0, s>>>(L, x, n, y, a); break;
+    default: throw std::invalid_argument("cuda matmul: K must be a multiple of 32 for quantized formats");
+  }
+  MM_CHECK_LAUNCH("matmul_generic");
+}
 
 }  // namespace
 
 DeviceMatrix upload_matrix(Format f, const void* host, int64_t K, int64_t M, cudaStream_t stream) {
   if (K <= 0 || M <= 0) throw std::invalid_argument("upload_matrix: empty matrix");
-  if (K % 32 != 0) throw std::invalid_argument("upload_matrix: K must be a multiple of 32, got " + std::to_string(K));
   const formats::FormatInfo& info = formats::format_info(f);
   if (K % info.block_size != 0)
     throw std::invalid_argument(std::string("upload_matrix: K=") + std::to_string(K) + " is not a multiple of " +
@@ -176,7 +205,7 @@ DeviceMatrix upload_matrix(Format f, const void* host, int64_t K, int64_t M, cud
 size_t device_matrix_bytes(const DeviceMatrix& w) { return device_bytes(w.format, w.K, w.M); }
 
 size_t matmul_scratch_bytes(const DeviceMatrix& w, int64_t n) {
-  if (n <= 0) return 0;
+  if (n <= 0 || w.K % 32 != 0) return 0;
   if (n <= 8) {  // only the integer GEMV variant uses scratch (quantized activations)
     const bool q = w.format == Format::Q8_0 || w.format == Format::Q5_0 || w.format == Format::Q4_K ||
                    w.format == Format::Q6_K;
@@ -188,9 +217,13 @@ size_t matmul_scratch_bytes(const DeviceMatrix& w, int64_t n) {
 void matmul(const DeviceMatrix& w, const float* x, int64_t n, float* y, bool accumulate, void* scratch,
             cudaStream_t stream) {
   if (n <= 0) return;
-  if (reinterpret_cast<uintptr_t>(x) % 16 != 0)
+  if (reinterpret_cast<uintptr_t>(x) % 16 != 0 && w.K % 32 == 0)
     throw std::invalid_argument("cuda matmul: x must be 16-byte aligned");
   const Layout L = layout_of(w);
+  if (w.K % 32 != 0) {  // F32/F16/BF16 with short rows (test models): the simple kernel
+    matmul_generic(w.format, L, x, n, y, accumulate, stream);
+    return;
+  }
   if (n <= 8) {
     if (scratch && gemv_dp4a_applies(w.format, n)) gemv_dp4a(w.format, L, x, n, y, accumulate, scratch, stream);
     else gemv(w.format, L, x, n, y, accumulate, stream);
