@@ -58,6 +58,11 @@ class Tokenizer(unittest.TestCase):
         self.assertIn(train.FIM_SUFFIX, ids)
         self.assertEqual(ids[-1], train.FIM_MIDDLE)
 
+    def test_ignore_merges_like_llama_cpp(self):
+        import json
+        # llama.cpp tokenizes "llama3" vocabularies with ignore_merges: a word found whole is one token
+        self.assertTrue(json.loads(self.tok.to_str())["model"]["ignore_merges"])
+
     def test_roundtrip_and_llama3_split(self):
         for s in train.TOKENIZER_CHECK:
             self.assertEqual(self.tok.decode(self.tok.encode(s).ids, skip_special_tokens=False), s)
