@@ -5,8 +5,8 @@
 //    4480 x 20096 = the Mamba in_proj 2*8960 + 2*8*128 + 128): GB/s (weight + activation + output bytes)
 //    and the fraction of the copy bandwidth; K-quants (whole 256-blocks per row) use K rounded up to a
 //    multiple of 256. Weights rotate among copies that together exceed 4x the L2, so no run reads from L2;
-// 3. GEMM TFLOP/s for n = 512 and 2048 at K x M = 4480 x 15680, against the dense bf16 tensor-core peak
-//    of the H100/H200 (989 TFLOP/s).
+// 3. GEMM TFLOP/s for n = 512 and 2048 (and 64, a short prefill chunk) at K x M = 4480 x 15680, against
+//    the dense bf16 tensor-core peak of the H100/H200 (989 TFLOP/s); the mma.sync and the wmma kernels.
 // Times: CUDA events, warm-up, the median of R runs (default 20). Without a CUDA device: exit 2.
 #include <algorithm>
 #include <cstdio>
@@ -219,7 +219,7 @@ int run_bench(const Args& a) {
     const int64_t K = k_for(f, 4480), M = 15680;
     Weights w;
     make_weights(w, f, K, M, 0);
-    for (int64_t n : {int64_t{512}, int64_t{2048}}) {
+    for (int64_t n : {int64_t{64}, int64_t{512}, int64_t{2048}}) {  // 64: a short prefill chunk (split-K)
       DevBuf x(static_cast<size_t>(n) * K * 4), y(static_cast<size_t>(n) * M * 4);
       std::vector<float> hx(static_cast<size_t>(n) * K);
       std::mt19937 rng(5);

@@ -44,6 +44,7 @@ namespace hybrid::cuda::mm {  // kernel variants (gemv.cu, gemm.cu), so that eac
 void set_gemv_rows_per_warp(int r);
 void set_gemm_variant(int v);
 void set_gemv_variant(int v);
+void set_gemm_splits(int s);
 }  // namespace hybrid::cuda::mm
 
 namespace {
@@ -160,14 +161,17 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
     // integer (dp4a) GEMV (kDp4a); GEMM mma.sync (0) and wmma (1)
     constexpr int kDp4a = 100;
     const bool dp4a_format = f == Format::Q8_0 || f == Format::Q5_0 || f == Format::Q4_K || f == Format::Q6_K;
-    std::vector<int> variants = n <= 2 ? std::vector<int>{2, 4} : n > 8 ? std::vector<int>{0, 1} : std::vector<int>{0};
+    // and the mma.sync GEMM without split-K (kNoSplit) next to its automatic choice
+    constexpr int kNoSplit = 200;
+    std::vector<int> variants = n <= 2 ? std::vector<int>{2, 4} : n > 8 ? std::vector<int>{0, kNoSplit, 1} : std::vector<int>{0};
     if (n <= 2 && dp4a_format) variants.push_back(kDp4a);
     for (int var : variants)
     for (int acc = 0; acc < 2; ++acc) {
       const double tol = (n <= 8 && native && var != kDp4a) ? 1e-5 : 1e-2;
       hybrid::cuda::mm::set_gemv_variant(var == kDp4a ? 1 : 0);
       if (n <= 8) hybrid::cuda::mm::set_gemv_rows_per_warp(var == kDp4a ? 0 : var);
-      else hybrid::cuda::mm::set_gemm_variant(var);
+      else hybrid::cuda::mm::set_gemm_variant(var == kNoSplit ? 0 : var);
+      hybrid::cuda::mm::set_gemm_splits(var == kNoSplit ? 1 : 0);
       std::vector<float> y0(static_cast<size_t>(n) * M);
       if (acc) for (auto& v : y0) v = nd(rng) * 10.0f;
       else std::fill(y0.begin(), y0.end(), NAN);
@@ -181,7 +185,7 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
       const bool ok = err <= tol;
       const std::string kernel = n <= 8 ? (var == kDp4a ? std::string("gemv dp4a")
                                                         : var ? "gemv R=" + std::to_string(var) : std::string("gemv"))
-                                        : (var ? "gemm wmma" : "gemm mma");
+                                        : (var == 1 ? "gemm wmma" : var == kNoSplit ? "gemm mma no-split" : "gemm mma");
       std::printf("  %s %s M=%lld K=%lld n=%lld %s acc=%d: rel err %.3g (tol %g) %s\n", hf::format_name(f),
                   kernel.c_str(), (long long)M, (long long)K, (long long)n,
                   native ? "native" : "f16-fallback", acc, err, tol, ok ? "ok" : "FAIL");
@@ -191,6 +195,7 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
   hybrid::cuda::mm::set_gemv_rows_per_warp(0);
   hybrid::cuda::mm::set_gemm_variant(0);
   hybrid::cuda::mm::set_gemv_variant(0);
+  hybrid::cuda::mm::set_gemm_splits(0);
 
   // get_rows: the first and last rows and some random ones.
   std::vector<int32_t> ids = {0, static_cast<int32_t>(M - 1)};

@@ -233,7 +233,10 @@ int g_variant = -1;  // -1: not read yet; 0: mma.sync (default); 1: wmma
 
 void set_gemm_variant(int v) { g_variant = v == 1 ? 1 : 0; }
 
-size_t gemm_scratch_bytes(Format, int64_t K, int64_t n) { return align256(static_cast<size_t>(n) * K * 2); }
+// Scratch: the converted activations, then the split-K partial sums.
+size_t gemm_scratch_bytes(Format, int64_t K, int64_t n) {
+  return align256(static_cast<size_t>(n) * K * 2) + static_cast<size_t>(kSplitPartFloats) * 4;
+}
 
 void gemm(Format f, const Layout& L, const float* x, int64_t n, float* y, bool accumulate, void* scratch,
           cudaStream_t stream) {
@@ -248,7 +251,10 @@ void gemm(Format f, const Layout& L, const float* x, int64_t n, float* y, bool a
   if (f == Format::BF16) convert<__nv_bfloat16>(x, n * L.K, static_cast<__nv_bfloat16*>(scratch), stream);
   else convert<__half>(x, n * L.K, static_cast<__half*>(scratch), stream);
   if (g_variant == 1) gemm_wmma(f, L, scratch, n, y, accumulate, stream);
-  else gemm_mma(f, L, scratch, n, y, accumulate, stream);
+  else {
+    float* part = reinterpret_cast<float*>(static_cast<uint8_t*>(scratch) + align256(static_cast<size_t>(n) * L.K * 2));
+    gemm_mma(f, L, scratch, n, y, accumulate, part, stream);
+  }
 }
 
 }  // namespace hybrid::cuda::mm

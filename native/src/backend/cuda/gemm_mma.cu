@@ -5,6 +5,7 @@
 // into shared memory (the Tile decoders shared with the wmma kernel, gemm_tiles). The grid runs the token
 // tiles fastest so that blocks in flight share one weight tile: each weight byte comes from DRAM once and
 // the activations (f16, already converted) stay in L2. Epilogue straight from the accumulators.
+#include <algorithm>
 #include <type_traits>
 
 #include "backend/cuda/mm_common.cuh"
@@ -53,7 +54,8 @@ __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32
 
 template <Format F, typename T>
 __global__ void __launch_bounds__(kThreads, 1)
-    gemm_mma_kernel(Layout L, const T* __restrict__ xa, int n, float* __restrict__ y, int accumulate) {
+    gemm_mma_kernel(Layout L, const T* __restrict__ xa, int n, float* __restrict__ y, int accumulate, int kt_per,
+                    float* __restrict__ part) {
   constexpr bool kDirect = F == Format::F16 || F == Format::BF16;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* smem = reinterpret_cast<T*>(smem_raw);
@@ -63,6 +65,13 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int64_t m0 = static_cast<int64_t>(blockIdx.y) * TM;
   const int64_t K = L.K;
   const int KT = static_cast<int>(K / TK);
+  // split-K: this block's k tiles [kt0, kt0 + nkt); with a split, partial sums go to part[z][n][M]
+  const int kt0 = blockIdx.z * kt_per;
+  const int nkt = min(KT - kt0, kt_per);
+  if (part) {
+    y = part + static_cast<int64_t>(blockIdx.z) * n * L.M;
+    accumulate = 0;
+  }
   const int wt = warp >> 2, wm = warp & 3;
 
   auto a_tile = [&](int stage) { return smem + stage * kStageElems; };
@@ -127,25 +136,25 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < KT) {
-      load_async(s, s);
+    if (s < nkt) {
+      load_async(s, kt0 + s);
       if constexpr (!kDirect) {
         Raw raw[2];
-        load_q(s, raw);
-        store_q(s, s, raw);
+        load_q(kt0 + s, raw);
+        store_q(s, kt0 + s, raw);
       }
     }
     asm volatile("cp.async.commit_group;\n" ::);
   }
 
-  for (int kt = 0; kt < KT; ++kt) {
+  for (int kt = 0; kt < nkt; ++kt) {  // kt: k tile kt0 + kt
     asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2) : "memory");
     __syncthreads();
     const int nk = kt + kStages - 1, ns = nk % kStages;
     Raw raw[2];
-    if (nk < KT) {
-      load_async(ns, nk);
-      if constexpr (!kDirect) load_q(nk, raw);
+    if (nk < nkt) {
+      load_async(ns, kt0 + nk);
+      if constexpr (!kDirect) load_q(kt0 + nk, raw);
     }
     asm volatile("cp.async.commit_group;\n" ::);
 
@@ -169,7 +178,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
     }
     if constexpr (!kDirect) {
-      if (nk < KT) store_q(ns, nk, raw);
+      if (nk < nkt) store_q(ns, kt0 + nk, raw);
     }
   }
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
@@ -212,13 +221,60 @@ void set_smem_attr() {
 
 bool g_prepared = false;
 
+// y[t][m] (+)= sum over splits of part[z][t][m], in a fixed order (deterministic).
+__global__ void splitk_reduce_kernel(const float* __restrict__ part, int splits, int64_t count, float* __restrict__ y,
+                                     int accumulate) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    float s = accumulate ? y[i] : 0.0f;
+    for (int z = 0; z < splits; ++z) s += part[z * count + i];
+    y[i] = s;
+  }
+}
+
+int g_force_splits = 0;  // 0: automatic; s > 0: exactly s (clamped to the k tiles), for tests
+
+int sm_count() {
+  static int sms = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return 132;
+    }
+    return v;
+  }();
+  return sms;
+}
+
 template <Format F, typename T>
-void launch(const Layout& L, const T* xa, int64_t n, float* y, bool acc, cudaStream_t s) {
+void launch(const Layout& L, const T* xa, int64_t n, float* y, bool acc, float* part, cudaStream_t s) {
   gemm_mma_prepare();
-  const dim3 grid(static_cast<unsigned>((n + TN - 1) / TN), static_cast<unsigned>((L.M + TM - 1) / TM));
+  const int KT = static_cast<int>(L.K / TK);
+  const int64_t blocks = ((n + TN - 1) / TN) * ((L.M + TM - 1) / TM);
+  // Too few blocks to fill the device (small n or M, e.g. a short prefill chunk): split K so that about
+  // two blocks per multiprocessor run, the partial sums bounded by kSplitPartFloats.
+  int splits = 1;
+  if (g_force_splits > 0) {
+    splits = std::min(g_force_splits, KT);
+  } else if (blocks < sm_count()) {
+    splits = static_cast<int>(std::min<int64_t>((2 * sm_count() + blocks - 1) / blocks, 16));
+    splits = std::min(splits, std::max(1, KT / 4));  // at least 4 k tiles per split
+  }
+  while (splits > 1 && static_cast<int64_t>(splits) * n * L.M > kSplitPartFloats) --splits;
+  const int kt_per = (KT + splits - 1) / splits;
+  splits = (KT + kt_per - 1) / kt_per;  // no empty split
+  const dim3 grid(static_cast<unsigned>((n + TN - 1) / TN), static_cast<unsigned>((L.M + TM - 1) / TM),
+                  static_cast<unsigned>(splits));
   if (grid.y > 65535) throw std::invalid_argument("cuda gemm: too many weight rows");
-  gemm_mma_kernel<F, T><<<grid, kThreads, kSmemBytes, s>>>(L, xa, static_cast<int>(n), y, acc ? 1 : 0);
+  gemm_mma_kernel<F, T><<<grid, kThreads, kSmemBytes, s>>>(L, xa, static_cast<int>(n), y, acc ? 1 : 0, kt_per,
+                                                            splits > 1 ? part : nullptr);
   MM_CHECK_LAUNCH("gemm_mma");
+  if (splits > 1) {
+    const int64_t count = n * L.M;
+    const int64_t rb = std::min<int64_t>((count + 255) / 256, 4096);
+    splitk_reduce_kernel<<<static_cast<unsigned>(rb), 256, 0, s>>>(part, splits, count, y, acc ? 1 : 0);
+    MM_CHECK_LAUNCH("gemm_mma split-k reduce");
+  }
 }
 
 }  // namespace
@@ -237,18 +293,21 @@ void gemm_mma_prepare() {
   g_prepared = true;
 }
 
-void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, cudaStream_t stream) {
+void set_gemm_splits(int s) { g_force_splits = s > 0 ? s : 0; }
+
+void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, float* part,
+              cudaStream_t stream) {
   const auto* h = static_cast<const __half*>(xa);
   switch (f) {
-    case Format::F32: launch<Format::F32, __half>(L, h, n, y, accumulate, stream); break;
-    case Format::F16: launch<Format::F16, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::F32: launch<Format::F32, __half>(L, h, n, y, accumulate, part, stream); break;
+    case Format::F16: launch<Format::F16, __half>(L, h, n, y, accumulate, part, stream); break;
     case Format::BF16:
-      launch<Format::BF16, __nv_bfloat16>(L, static_cast<const __nv_bfloat16*>(xa), n, y, accumulate, stream);
+      launch<Format::BF16, __nv_bfloat16>(L, static_cast<const __nv_bfloat16*>(xa), n, y, accumulate, part, stream);
       break;
-    case Format::Q8_0: launch<Format::Q8_0, __half>(L, h, n, y, accumulate, stream); break;
-    case Format::Q5_0: launch<Format::Q5_0, __half>(L, h, n, y, accumulate, stream); break;
-    case Format::Q4_K: launch<Format::Q4_K, __half>(L, h, n, y, accumulate, stream); break;
-    case Format::Q6_K: launch<Format::Q6_K, __half>(L, h, n, y, accumulate, stream); break;
+    case Format::Q8_0: launch<Format::Q8_0, __half>(L, h, n, y, accumulate, part, stream); break;
+    case Format::Q5_0: launch<Format::Q5_0, __half>(L, h, n, y, accumulate, part, stream); break;
+    case Format::Q4_K: launch<Format::Q4_K, __half>(L, h, n, y, accumulate, part, stream); break;
+    case Format::Q6_K: launch<Format::Q6_K, __half>(L, h, n, y, accumulate, part, stream); break;
     default: throw std::invalid_argument("cuda gemm_mma: unsupported device format");
   }
 }

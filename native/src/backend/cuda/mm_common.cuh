@@ -177,7 +177,11 @@ void gemm(Format f, const Layout& L, const float* x, int64_t n, float* y, bool a
           cudaStream_t stream);
 size_t gemm_scratch_bytes(Format f, int64_t K, int64_t n);
 // The tensor-core GEMM on activations already converted (xa: f16, or bf16 for BF16 weights), gemm_mma.cu.
-void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, cudaStream_t stream);
+// part: split-K partial sums, kSplitPartFloats floats of scratch (used when too few blocks fill the device).
+constexpr int64_t kSplitPartFloats = int64_t{8} << 20;
+void gemm_mma(Format f, const Layout& L, const void* xa, int64_t n, float* y, bool accumulate, float* part,
+              cudaStream_t stream);
+void set_gemm_splits(int s);  // 0: automatic split-K; s > 0: exactly s splits (tests)
 void gemm_mma_prepare();  // kernel attributes, once (called by upload_matrix, before any graph capture)
 // GEMM kernel: 0 = mma.sync (default), 1 = wmma (HYBRID_MM_GEMM=wmma); for tests and cuda-opbench.
 void set_gemm_variant(int v);
