@@ -56,6 +56,7 @@ export function run(): Promise<void> {
   require('./chat.test');
   require('./commands.test');
   require('./completion.test');
+  require('./remote.test');
   return new Promise((resolve, reject) => {
     try {
       mocha.run((failures) => {
