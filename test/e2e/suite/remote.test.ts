@@ -79,7 +79,7 @@ suite('remote backend through hybrid serve', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('chat: a message is answered by the served model, with its trace; the status bar shows the endpoint's latency', async function () {
+  test('chat: a message is answered by the served model, with its trace; the status bar shows the endpoint latency', async function () {
     this.timeout(120_000);
     const ready = await until('the remote chat to be ready', async () => {
       const s = await api.chat.refreshAvailability();
