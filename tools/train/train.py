@@ -298,18 +298,22 @@ def reference_sequences(tok):
 @torch.no_grad()
 def dump_reference_logits(model, tok, out, n_last=8, n_new=32):
     """float32 logits of the last n_last positions and the greedy continuation (no KV/SSM cache: every step
-    re-reads the whole sequence, so it exercises exactly the prefill path) for 4 fixed sequences, computed on
-    CPU in float32 from the weights as saved (bf16-rounded)."""
-    cpu = model.to("cpu", dtype=torch.float32).eval()
+    re-reads the whole sequence, so it exercises exactly the prefill path) for 4 fixed sequences, computed in
+    float32 (TF32 off on CUDA) from the weights as saved (bf16-rounded)."""
+    dev = next(model.parameters()).device
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    m = model.to(dtype=torch.float32).eval()
     res = []
     for name, ids in reference_sequences(tok):
-        x = torch.tensor([ids])
-        logits = cpu(input_ids=x).logits[0].float()
+        x = torch.tensor([ids], device=dev)
+        logits = m(input_ids=x).logits[0].float().cpu()
         last = logits[-n_last:]
         seq = list(ids)
         gen = []
         for _ in range(n_new):
-            nxt = int(cpu(input_ids=torch.tensor([seq])).logits[0, -1].argmax())
+            nxt = int(m(input_ids=torch.tensor([seq], device=dev)).logits[0, -1].argmax())
             gen.append(nxt)
             seq.append(nxt)
         res.append({
@@ -321,7 +325,7 @@ def dump_reference_logits(model, tok, out, n_last=8, n_new=32):
         })
         log(f"reference {name}: {len(ids)} tokens, greedy -> {json.dumps(tok.decode(gen, skip_special_tokens=False))[:100]}")
     with open(os.path.join(out, "reference-logits.json"), "w") as f:
-        json.dump({"dtype": "float32 logits from bf16-rounded weights (as saved)", "device": "cpu",
+        json.dump({"dtype": "float32 logits from bf16-rounded weights (as saved)", "device": str(dev),
                    "sequences": res}, f)
 
 
