@@ -28,6 +28,7 @@ namespace hybrid::cuda::mm {
 void set_gemv_rows_per_warp(int r);  // gemv.cu (tuning)
 void set_gemm_variant(int v);        // gemm.cu: 0 mma.sync, 1 wmma
 void set_gemv_variant(int v);        // gemv_dp4a.cu: 0 f32, 1 dp4a
+void set_gemv_k_split(int ks);       // gemv.cu: warps per row group, 0 automatic, 1 or 4
 }
 #endif
 
@@ -183,10 +184,13 @@ int run_bench(const Args& a) {
       for (int n : {1, 8}) {
         if (quick && n == 8) continue;
         const bool dp4a_format = f == Format::Q8_0 || f == Format::Q5_0 || f == Format::Q4_K || f == Format::Q6_K;
-        for (int R : {0, 2, 4, 100}) {  // 0: the default choice; 100: the integer (dp4a) variant
+        // R: 0 the default choice, 2/4 rows per warp group; 100 the integer (dp4a) variant; 101/104: the
+        // default R with 1 / 4 warps per row group (the K split inside the block)
+        for (int R : {0, 2, 4, 101, 104, 100}) {
           if (n > 2 && R != 0) continue;
           if (R == 100 && !dp4a_format) continue;
-          hybrid::cuda::mm::set_gemv_rows_per_warp(R == 100 ? 0 : R);
+          hybrid::cuda::mm::set_gemv_rows_per_warp(R == 2 || R == 4 ? R : 0);
+          hybrid::cuda::mm::set_gemv_k_split(R == 101 ? 1 : R == 104 ? 4 : 0);
           hybrid::cuda::mm::set_gemv_variant(R == 100 ? 1 : 0);
           const double ms = median_ms(reps, 3, [&](int i) {
             const auto& m = w.copies[static_cast<size_t>(i) % w.copies.size()];
@@ -196,17 +200,20 @@ int run_bench(const Args& a) {
           const double bytes = static_cast<double>(w.bytes) + 4.0 * n * (K + M);
           const double gbs = bytes / (ms * 1e-3) / 1e9;
           j.begin_object().field("format", hf::format_name(f)).field("shape", s.name).field("K", K).field("M", M);
-          j.field("n", n).field("kernel", R == 100 ? "dp4a" : "f32").field("rows_per_warp", R == 100 ? 0 : R);
+          j.field("n", n).field("kernel", R == 100 ? "dp4a" : R == 101 ? "f32 ks=1" : R == 104 ? "f32 ks=4" : "f32");
+          j.field("rows_per_warp", R == 2 || R == 4 ? R : 0);
           j.field("us", ms * 1e3).field("gb_per_s", gbs);
           j.field("fraction_of_copy", gbs / copy_gbs).end_object();
           if (!json)
             std::printf("gemv %-5s K=%-6lld M=%-6lld n=%d %s: %8.2f us  %7.1f GB/s  %5.1f%% of copy\n", hf::format_name(f),
-                        (long long)K, (long long)M, n, R == 100 ? "dp4a " : R ? (std::string("R=") + std::to_string(R) + "  ").c_str() : "R=def",
+                        (long long)K, (long long)M, n,
+                        R == 100 ? "dp4a " : R == 101 ? "ks=1 " : R == 104 ? "ks=4 " : R ? (R == 2 ? "R=2  " : "R=4  ") : "R=def",
                         ms * 1e3, gbs,
                         100.0 * gbs / copy_gbs);
         }
       }
       hybrid::cuda::mm::set_gemv_rows_per_warp(0);
+      hybrid::cuda::mm::set_gemv_k_split(0);
     }
   }
   j.end_array();

@@ -31,10 +31,10 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 print(f"{d['device']}: copy {d['copy']['gb_per_s']:.0f} GB/s")
 for g in d['gemv']:
-    print(f"gemv {g['format']:5} K={g['K']:<6} M={g['M']:<6} n={g['n']} {g['kernel']:4} R={g['rows_per_warp'] or 'def'}: "
+    print(f"gemv {g['format']:5} K={g['K']:<6} M={g['M']:<6} n={g['n']} {g['kernel']:8} R={g['rows_per_warp'] or 'def'}: "
           f"{g['us']:8.1f} us {g['gb_per_s']:7.0f} GB/s {100*g['fraction_of_copy']:5.1f}%")
 for g in d['gemm']:
-    print(f"gemm {g['format']:5} {g['kernel']:4} K={g['K']} M={g['M']} n={g['n']:<5}: {g['ms']:7.3f} ms "
+    print(f"gemm {g['format']:5} {g['kernel']:8} K={g['K']} M={g['M']} n={g['n']:<5}: {g['ms']:7.3f} ms "
           f"{g['tflops']:6.1f} TFLOP/s {100*g['fraction_of_peak']:5.1f}% of {d['peak_bf16_tflops']:.0f}")
 PY
 exit $rc

@@ -45,6 +45,7 @@ void set_gemv_rows_per_warp(int r);
 void set_gemm_variant(int v);
 void set_gemv_variant(int v);
 void set_gemm_splits(int s);
+void set_gemv_k_split(int ks);
 }  // namespace hybrid::cuda::mm
 
 namespace {
@@ -165,12 +166,19 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
     constexpr int kNoSplit = 200;
     std::vector<int> variants = n <= 2 ? std::vector<int>{2, 4} : n > 8 ? std::vector<int>{0, kNoSplit, 1} : std::vector<int>{0};
     if (n <= 2 && dp4a_format) variants.push_back(kDp4a);
+    // the f32 GEMV with one warp per row group (kKs1) and with the K split over 4 warps (kKs4)
+    constexpr int kKs1 = 300, kKs4 = 301;
+    if (n <= 8) {
+      variants.push_back(kKs1);
+      variants.push_back(kKs4);
+    }
     for (int var : variants)
     for (int acc = 0; acc < 2; ++acc) {
       const double tol = (n <= 8 && native && var != kDp4a) ? 1e-5 : 1e-2;
       hybrid::cuda::mm::set_gemv_variant(var == kDp4a ? 1 : 0);
-      if (n <= 8) hybrid::cuda::mm::set_gemv_rows_per_warp(var == kDp4a ? 0 : var);
-      else hybrid::cuda::mm::set_gemm_variant(var == kNoSplit ? 0 : var);
+      hybrid::cuda::mm::set_gemv_rows_per_warp(n <= 8 && (var == 2 || var == 4) ? var : 0);
+      hybrid::cuda::mm::set_gemv_k_split(var == kKs1 ? 1 : var == kKs4 ? 4 : 0);
+      hybrid::cuda::mm::set_gemm_variant(n > 8 && var == 1 ? 1 : 0);
       hybrid::cuda::mm::set_gemm_splits(var == kNoSplit ? 1 : 0);
       std::vector<float> y0(static_cast<size_t>(n) * M);
       if (acc) for (auto& v : y0) v = nd(rng) * 10.0f;
@@ -184,6 +192,8 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
       const double err = rel_err(y, ref, acc ? &y0 : nullptr);
       const bool ok = err <= tol;
       const std::string kernel = n <= 8 ? (var == kDp4a ? std::string("gemv dp4a")
+                                           : var == kKs1   ? std::string("gemv 1 warp/rows")
+                                           : var == kKs4   ? std::string("gemv 4 warps/rows")
                                                         : var ? "gemv R=" + std::to_string(var) : std::string("gemv"))
                                         : (var == 1 ? "gemm wmma" : var == kNoSplit ? "gemm mma no-split" : "gemm mma");
       std::printf("  %s %s M=%lld K=%lld n=%lld %s acc=%d: rel err %.3g (tol %g) %s\n", hf::format_name(f),
@@ -196,6 +206,7 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
   hybrid::cuda::mm::set_gemm_variant(0);
   hybrid::cuda::mm::set_gemv_variant(0);
   hybrid::cuda::mm::set_gemm_splits(0);
+  hybrid::cuda::mm::set_gemv_k_split(0);
 
   // get_rows: the first and last rows and some random ones.
   std::vector<int32_t> ids = {0, static_cast<int32_t>(M - 1)};

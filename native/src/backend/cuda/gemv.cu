@@ -215,12 +215,36 @@ struct Unit<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, i
 
 constexpr int kWarps = 4;  // warps per block
 
+int g_forced_ks = 0;  // 0: automatic; 1 or 4: forced (tests, cuda-opbench)
+
+int sm_count() {
+  static int sms = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return 132;
+    }
+    return v;
+  }();
+  return sms;
+}
+
+// Warps per row group: 4 (K split in the block) when one warp per group would leave fewer than 16 warps
+// per multiprocessor, else 1.
+int k_split(int64_t groups) {
+  if (g_forced_ks) return g_forced_ks;
+  return groups < 16 * static_cast<int64_t>(sm_count()) ? kWarps : 1;
+}
+
 template <Format F, int N, int R>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float* __restrict__ x,
-                                                           float* __restrict__ y, int n, int accumulate) {
+                                                           float* __restrict__ y, int n, int accumulate, int ks) {
+  // ks (1 or 4) warps share R rows, each taking every ks-th 32-unit stretch of K: with few rows (M small
+  // against the device) that keeps enough loads in flight. All ks warps of a group have the same row0.
   using U = Unit<F>;
-  const int lane = threadIdx.x & 31;
-  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * R;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int part = warp % ks;
+  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / ks) + warp / ks) * R;
   if (row0 >= L.M) return;
   int64_t rows[R];
 #pragma unroll
@@ -234,7 +258,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
   const int units = static_cast<int>(L.K / U::V);
   constexpr int kUnroll = N <= 2 ? 2 : 1;  // two units' loads in flight; for larger N the registers run out
 #pragma unroll kUnroll
-  for (int u = lane; u < units; u += 32) {
+  for (int u = part * 32 + lane; u < units; u += 32 * ks) {
     typename U::Raw raw[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) raw[r] = U::load(L, rows[r], u);
@@ -291,7 +315,27 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
       for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
       acc[r][t] = v;
     }
-  if (lane == 0) {
+  if (ks > 1) {  // one group per block (ks == kWarps): sum the warps' parts in a fixed order
+    __shared__ float red[kWarps][R * N];
+    if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int t = 0; t < N; ++t) red[warp][r * N + t] = acc[r][t];
+    }
+    __syncthreads();
+    if (warp == 0 && lane == 0) {
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int t = 0; t < N; ++t) {
+          float v = red[0][r * N + t];
+          for (int w = 1; w < kWarps; ++w) v += red[w][r * N + t];
+          acc[r][t] = v;
+        }
+    }
+  }
+  if (lane == 0 && part == 0) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (row0 + r >= L.M) break;
@@ -307,9 +351,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
 
 template <Format F, int N, int R>
 void launch_nr(const Layout& L, const float* x, int n, float* y, bool acc, cudaStream_t s) {
-  const int64_t warps = (L.M + R - 1) / R;
-  const dim3 grid(static_cast<unsigned>((warps + kWarps - 1) / kWarps)), block(kWarps * 32);
-  gemv_kernel<F, N, R><<<grid, block, 0, s>>>(L, x, y, n, acc ? 1 : 0);
+  const int64_t groups = (L.M + R - 1) / R;
+  const int ks = k_split(groups);
+  const dim3 grid(static_cast<unsigned>((groups + kWarps / ks - 1) / (kWarps / ks))), block(kWarps * 32);
+  gemv_kernel<F, N, R><<<grid, block, 0, s>>>(L, x, y, n, acc ? 1 : 0, ks);
   MM_CHECK_LAUNCH("gemv");
 }
 
@@ -352,6 +397,7 @@ void launch(const Layout& L, const float* x, int64_t n, float* y, bool acc, cuda
 }  // namespace
 
 void set_gemv_rows_per_warp(int r) { g_forced_r = (r == 2 || r == 4) ? r : 0; }
+void set_gemv_k_split(int ks) { g_forced_ks = (ks == 1 || ks == kWarps) ? ks : 0; }
 
 void gemv(Format f, const Layout& L, const float* x, int64_t n, float* y, bool accumulate, cudaStream_t stream) {
   switch (f) {
