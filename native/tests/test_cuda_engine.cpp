@@ -2,9 +2,11 @@
 // (every position), decode steps, greedy generation, snapshots, errors. Without a usable CUDA device (or in a
 // build without the CUDA backend) it prints one "skipped" line and succeeds.
 //
-// Tolerances: max |logit_gpu - logit_cpu| / max |logit_cpu| per check. F32 weights: 1e-4 (only the order of
-// f32 sums differs). Other formats: 2e-2, since the GPU matmul may round activations to f16/bf16 (or use its
-// own quantized activations) where the CPU uses llama.cpp's vec_dot activation types.
+// Tolerances: max |logit_gpu - logit_cpu| / max |logit_cpu| per check. The GPU matmul has two paths
+// (cuda_matmul.h): GEMV for n <= 8 rows, f32 activations; tensor-core GEMM for more rows, activations rounded
+// to f16/bf16. So: F32 weights through the GEMV path (engines with max_batch 8, and every decode step): 1e-4
+// (only the order of f32 sums differs). Any prompt read through the GEMM path, and every other format: 2e-2
+// (the CPU rounds activations to llama.cpp's vec_dot types, the GPU to its own).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -76,12 +78,26 @@ std::vector<int32_t> prompt_tokens(int64_t n, int64_t V, int64_t salt = 0) {
 }
 
 // Prompt logits (all positions) and 20 decode steps against the CPU; greedy generation of 64 tokens.
+// tol: decode steps (and, for F32, a prompt read in batches of 8); the 40-token batch is always 2e-2.
 void conformance(Format f, double tol, bool greedy_identical) {
   Loaded L(wide_model(f), hybrid::formats::format_name(f));
   const int64_t V = L.model->hp().n_vocab;
   Engine cpu(L.model, 2);
   CudaEngine gpu(L.model);
   const auto prompt = prompt_tokens(40, V);
+  const double tol_gemm = std::max(tol, 2e-2);
+
+  {  // the prompt in batches of 8 (the GEMV path, every kernel of the engine over several tokens)
+    CudaEngine gpu8(L.model, 0, 8);
+    auto cs = cpu.new_state(64);
+    auto gs = gpu8.new_state(64);
+    std::vector<float> ref(40 * V), got(40 * V, NAN);
+    cpu.eval(cs, prompt.data(), 40, Logits::All, ref.data());
+    gpu8.eval(gs, prompt.data(), 40, Logits::All, got.data());
+    const double d = rel_diff(ref.data(), got.data(), ref.size());
+    std::printf("  %s: prompt logits, batches of 8, rel diff %.3g (tol %.0e)\n", hybrid::formats::format_name(f), d, tol);
+    CHECK(d <= tol);
+  }
 
   auto cs = cpu.new_state(128);
   auto gs = gpu.new_state(128);
@@ -89,8 +105,9 @@ void conformance(Format f, double tol, bool greedy_identical) {
   cpu.eval(cs, prompt.data(), 40, Logits::All, ref.data());
   gpu.eval(gs, prompt.data(), 40, Logits::All, got.data());
   const double d_prompt = rel_diff(ref.data(), got.data(), ref.size());
-  std::printf("  %s: prompt logits (40 positions) rel diff %.3g (tol %.0e)\n", hybrid::formats::format_name(f), d_prompt, tol);
-  CHECK(d_prompt <= tol);
+  std::printf("  %s: prompt logits, one batch of 40, rel diff %.3g (tol %.0e)\n", hybrid::formats::format_name(f), d_prompt,
+              tol_gemm);
+  CHECK(d_prompt <= tol_gemm);
   CHECK_EQ(gs.n_past(), int64_t{40});
 
   double d_decode = 0;
@@ -106,21 +123,22 @@ void conformance(Format f, double tol, bool greedy_identical) {
   CHECK(d_decode <= tol);
   CHECK_EQ(gs.n_past(), int64_t{60});
 
-  if (greedy_identical) {
+  if (greedy_identical) {  // batches of 8 (GEMV path: no f16 rounding of activations in the prompt)
+    CudaEngine gpu8(L.model, 0, 8);
     auto c2 = cpu.new_state(128);
-    auto g2 = gpu.new_state(128);
+    auto g2 = gpu8.new_state(128);
     std::vector<float> l(V);
     std::vector<int32_t> a, b;
     cpu.eval(c2, prompt.data(), 40, Logits::Last, l.data());
     int32_t ct = argmax(l.data(), V);
-    int32_t gt = gpu.eval_greedy(g2, prompt.data(), 40);
+    int32_t gt = gpu8.eval_greedy(g2, prompt.data(), 40);
     for (int i = 0; i < 64; ++i) {
       a.push_back(ct);
       b.push_back(gt);
       if (i + 1 == 64) break;
       cpu.eval(c2, &ct, 1, Logits::Last, l.data());
       ct = argmax(l.data(), V);
-      gt = gpu.eval_greedy(g2, &gt, 1);
+      gt = gpu8.eval_greedy(g2, &gt, 1);
     }
     int first_diff = -1;
     for (int i = 0; i < 64 && first_diff < 0; ++i)
@@ -141,23 +159,24 @@ TEST("Q5_K (converted at upload): prompt logits and 20 decode steps match the CP
   conformance(Format::Q5_K, 2e-2, false);
 }
 
-TEST("batches of max_batch 7 give the logits of one batch; Logits::None then Last") {
+TEST("batches of max_batch 7 match the CPU; Logits::None then Last gives the last row of All") {
   Loaded L(wide_model(Format::F32), "batch");
   const int64_t V = L.model->hp().n_vocab;
-  CudaEngine big(L.model, 0, 512), small(L.model, 0, 7);
+  Engine cpu(L.model, 2);
+  CudaEngine small(L.model, 0, 7);
   const auto prompt = prompt_tokens(40, V, 1);
   std::vector<float> a(40 * V), b(40 * V, NAN), c(V, NAN);
-  auto s1 = big.new_state(64);
+  auto s1 = cpu.new_state(64);
   auto s2 = small.new_state(64);
-  big.eval(s1, prompt.data(), 40, Logits::All, a.data());
+  cpu.eval(s1, prompt.data(), 40, Logits::All, a.data());
   small.eval(s2, prompt.data(), 40, Logits::All, b.data());
   const double d = rel_diff(a.data(), b.data(), a.size());
-  std::printf("  batch 7 vs 512: rel diff %.3g\n", d);
-  CHECK(d <= 1e-5);
+  std::printf("  batches of 7 vs CPU: rel diff %.3g\n", d);
+  CHECK(d <= 1e-4);
   auto s3 = small.new_state(64);
   small.eval(s3, prompt.data(), 39, Logits::None, nullptr);
   small.eval(s3, prompt.data() + 39, 1, Logits::Last, c.data());
-  CHECK(rel_diff(a.data() + 39 * V, c.data(), V) <= 1e-5);
+  CHECK(rel_diff(b.data() + 39 * V, c.data(), V) <= 1e-5);
   CHECK_EQ(s3.n_past(), int64_t{40});
 }
 
@@ -165,7 +184,7 @@ TEST("decode with and without CUDA graphs gives the same logits, across KV growt
   Loaded L(wide_model(Format::F32, 11), "graph");
   const int64_t V = L.model->hp().n_vocab;
   Engine cpu(L.model, 2);
-  CudaEngine g(L.model), p(L.model);
+  CudaEngine g(L.model, 0, 8), p(L.model, 0, 8);  // batches of 8: the f32 GEMV path, comparable at 1e-4
   p.set_graphs_enabled(false);
   const auto prompt = prompt_tokens(250, V, 2);
   auto cs = cpu.new_state(2048);  // n_ctx 2048: 8 attention splits per decode step
@@ -194,7 +213,7 @@ TEST("recurrent state: same bytes/layout as the CPU; host save/load and device s
   Loaded L(wide_model(Format::F32, 3), "snap");
   const int64_t V = L.model->hp().n_vocab;
   Engine cpu(L.model, 2);
-  CudaEngine gpu(L.model);
+  CudaEngine gpu(L.model, 0, 8);
   const auto a = prompt_tokens(24, V, 3), x = prompt_tokens(16, V, 4), y = prompt_tokens(16, V, 5);
   auto cs = cpu.new_state(64);
   auto gs = gpu.new_state(64);

@@ -315,9 +315,17 @@ struct CudaEngineImpl {
     }
     logits = allocs.alloc<float>(static_cast<size_t>(logit_rows) * p.n_vocab, "workspace logits");
     attn_ws = allocs.alloc<float>(std::max<size_t>(Bs, kMaxSplits) * max_nh * (p.head_dim + 2), "attention workspace");
-    size_t scratch = matmul_scratch_bytes(output, logit_rows);
+    // The matmul's scratch depends on its path (GEMV for few rows, GEMM for many): the most any row count
+    // of a batch asks for.
+    size_t scratch = 0;
+    auto need_rows = [&](const DeviceMatrix& m, int64_t max_rows) {
+      for (int64_t r = 1; r <= std::min<int64_t>(max_rows, 16); ++r) scratch = std::max(scratch, matmul_scratch_bytes(m, r));
+      for (int64_t r = 32; r < max_rows; r *= 2) scratch = std::max(scratch, matmul_scratch_bytes(m, r));
+      scratch = std::max(scratch, matmul_scratch_bytes(m, max_rows));
+    };
+    need_rows(output, logit_rows);
     auto need = [&](const DeviceMatrix& m) {
-      if (m.data) scratch = std::max(scratch, matmul_scratch_bytes(m, B));
+      if (m.data) need_rows(m, B);
     };
     need(embd);
     for (const auto& w : L) {
