@@ -34,14 +34,19 @@ const specs = modelList.split(',').map((m) => {
   return { preset, format, nPrompt: Number(promptAll ?? p ?? 256), nGen: Number(genAll ?? g ?? 64) };
 });
 // The newest build of the CLI (cmake-js's native/build or plain CMake's native/build-cli), or --cli PATH.
-const cli = opt('cli', null) ?? ['native/build/hybrid', 'native/build-cli/hybrid'].map((p) => path.join(root, p)).filter((p) => fs.existsSync(p))
+const cliInput = opt('cli', null) ?? ['native/build/hybrid', 'native/build-cli/hybrid'].map((p) => path.join(root, p)).filter((p) => fs.existsSync(p))
   .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
-if (!cli) throw new Error('build first: npm run build');
+if (!cliInput) throw new Error('build first: npm run build');
+// A copy of the CLI: a rebuild of native/ during the run (a shared checkout) must not pull it away mid-table.
+const cliCopy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-cpu-')), 'hybrid');
+fs.copyFileSync(cliInput, cliCopy);
+fs.chmodSync(cliCopy, 0o755);
+process.on('exit', () => fs.rmSync(path.dirname(cliCopy), { recursive: true, force: true }));
 const cacheDir = path.join(root, '.cache', 'models');
 fs.mkdirSync(cacheDir, { recursive: true });
 
 function hybrid(argv) {
-  return JSON.parse(execFileSync(cli, [...argv, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 }));
+  return JSON.parse(execFileSync(cliCopy, [...argv, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 }));
 }
 
 function model(preset, format) {
