@@ -9,6 +9,7 @@
 //    the dense bf16 tensor-core peak of the H100/H200 (989 TFLOP/s); the mma.sync and the wmma kernels.
 // Times: CUDA events, warm-up, the median of R runs (default 20). Without a CUDA device: exit 2.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <random>
 #include <string>
@@ -143,7 +144,8 @@ int run_bench(const Args& a) {
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, dev));
   const bool json = a.flag("json");
-  hybrid::JsonWriter j;
+  hybrid::JsonWriter j, sj;  // sj: a compact summary, printed first (the full lists follow)
+  sj.begin_array();
   j.begin_object().field("device", std::string(prop.name)).field("sm", prop.major * 10 + prop.minor);
   j.field("sms", prop.multiProcessorCount).field("l2_bytes", static_cast<int64_t>(prop.l2CacheSize));
   if (!json) std::printf("device %s (sm %d.%d, %d SMs, L2 %d MiB)\n", prop.name, prop.major, prop.minor,
@@ -158,6 +160,7 @@ int run_bench(const Args& a) {
     const double ms = median_ms(reps, 3, [&](int) { CK(cudaMemcpy(dst.p, src.p, bytes, cudaMemcpyDeviceToDevice)); });
     copy_gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
     j.key("copy").begin_object().field("bytes", static_cast<int64_t>(bytes)).field("ms", ms).field("gb_per_s", copy_gbs).end_object();
+    sj.begin_object().field("op", "copy D2D").field("gb_per_s", std::round(copy_gbs)).end_object();
     if (!json) std::printf("copy D2D %zu MiB: %.3f ms, %.1f GB/s (read + write)\n", bytes >> 20, ms, copy_gbs);
   }
   const size_t rotate = std::max<size_t>(4 * static_cast<size_t>(prop.l2CacheSize), size_t{256} << 20);
@@ -204,6 +207,11 @@ int run_bench(const Args& a) {
           j.field("rows_per_warp", R == 2 || R == 4 ? R : 0);
           j.field("us", ms * 1e3).field("gb_per_s", gbs);
           j.field("fraction_of_copy", gbs / copy_gbs).end_object();
+          if (R == 0 || R == 100) {
+            char tag[96];
+            std::snprintf(tag, sizeof tag, "gemv %s %s n=%d%s", hf::format_name(f), s.name, n, R == 100 ? " dp4a" : "");
+            sj.begin_object().field("op", std::string(tag)).field("copy_frac", std::round(gbs / copy_gbs * 1000) / 1000).end_object();
+          }
           if (!json)
             std::printf("gemv %-5s K=%-6lld M=%-6lld n=%d %s: %8.2f us  %7.1f GB/s  %5.1f%% of copy\n", hf::format_name(f),
                         (long long)K, (long long)M, n,
@@ -244,6 +252,11 @@ int run_bench(const Args& a) {
         const char* kernel = variant ? "wmma" : "mma";
         j.begin_object().field("format", hf::format_name(f)).field("kernel", kernel).field("K", K).field("M", M).field("n", n);
         j.field("ms", ms).field("tflops", tflops).field("fraction_of_peak", tflops * 1e12 / kPeakBf16).end_object();
+        {
+          char tag[96];
+          std::snprintf(tag, sizeof tag, "gemm %s %s n=%lld", hf::format_name(f), kernel, (long long)n);
+          sj.begin_object().field("op", std::string(tag)).field("tflops", std::round(tflops * 10) / 10).end_object();
+        }
         if (!json)
           std::printf("gemm %-5s %-4s K=%-6lld M=%-6lld n=%-5lld: %8.3f ms  %6.1f TFLOP/s  %5.1f%% of %.0f\n",
                       hf::format_name(f), kernel, (long long)K, (long long)M, (long long)n, ms, tflops,
@@ -253,7 +266,8 @@ int run_bench(const Args& a) {
     }
   }
   j.end_array().end_object();
-  if (json) std::printf("%s\n", j.str().c_str());
+  sj.end_array();
+  if (json) std::printf("{\"summary\":%s,%s\n", sj.str().c_str(), j.str().c_str() + 1);
   return 0;
 }
 #endif
