@@ -207,10 +207,10 @@ int run_bench(const Args& a) {
           j.field("rows_per_warp", R == 2 || R == 4 ? R : 0);
           j.field("us", ms * 1e3).field("gb_per_s", gbs);
           j.field("fraction_of_copy", gbs / copy_gbs).end_object();
-          if (R == 0 || R == 100) {
+          if (n == 1 && (R == 0 || R == 100)) {  // summary: fraction of the copy bandwidth
             char tag[96];
-            std::snprintf(tag, sizeof tag, "gemv %s %s n=%d%s", hf::format_name(f), s.name, n, R == 100 ? " dp4a" : "");
-            sj.begin_object().field("op", std::string(tag)).field("copy_frac", std::round(gbs / copy_gbs * 1000) / 1000).end_object();
+            std::snprintf(tag, sizeof tag, "gemv %s %s%s", hf::format_name(f), s.name, R == 100 ? " dp4a" : "");
+            sj.begin_object().field("op", std::string(tag)).field("f", std::round(gbs / copy_gbs * 1000) / 1000).end_object();
           }
           if (!json)
             std::printf("gemv %-5s K=%-6lld M=%-6lld n=%d %s: %8.2f us  %7.1f GB/s  %5.1f%% of copy\n", hf::format_name(f),
@@ -252,10 +252,10 @@ int run_bench(const Args& a) {
         const char* kernel = variant ? "wmma" : "mma";
         j.begin_object().field("format", hf::format_name(f)).field("kernel", kernel).field("K", K).field("M", M).field("n", n);
         j.field("ms", ms).field("tflops", tflops).field("fraction_of_peak", tflops * 1e12 / kPeakBf16).end_object();
-        {
+        if (variant == 0) {  // summary: TFLOP/s of the default kernel
           char tag[96];
-          std::snprintf(tag, sizeof tag, "gemm %s %s n=%lld", hf::format_name(f), kernel, (long long)n);
-          sj.begin_object().field("op", std::string(tag)).field("tflops", std::round(tflops * 10) / 10).end_object();
+          std::snprintf(tag, sizeof tag, "gemm %s n%lld", hf::format_name(f), (long long)n);
+          sj.begin_object().field("op", std::string(tag)).field("tf", std::round(tflops * 10) / 10).end_object();
         }
         if (!json)
           std::printf("gemm %-5s %-4s K=%-6lld M=%-6lld n=%-5lld: %8.3f ms  %6.1f TFLOP/s  %5.1f%% of %.0f\n",
