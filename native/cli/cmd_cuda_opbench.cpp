@@ -75,6 +75,13 @@ double median_ms(int reps, int warm, F&& f) {
   return t[t.size() / 2];
 }
 
+void record_error(hybrid::JsonWriter& j, hybrid::JsonWriter& sj, const std::string& what, const char* err, bool json) {
+  j.begin_object().field("op", what).field("error", std::string(err)).end_object();
+  sj.begin_object().field("op", what).field("error", std::string(err)).end_object();
+  if (!json) std::printf("%s: ERROR %s\n", what.c_str(), err);
+  cudaGetLastError();
+}
+
 int64_t k_for(Format f, int64_t K) {
   const int64_t bs = hf::format_info(f).block_size;
   return K % bs == 0 ? K : (K / bs + 1) * bs;
@@ -195,10 +202,17 @@ int run_bench(const Args& a) {
           hybrid::cuda::mm::set_gemv_rows_per_warp(R == 2 || R == 4 ? R : 0);
           hybrid::cuda::mm::set_gemv_k_split(R == 101 ? 1 : R == 104 ? 4 : 0);
           hybrid::cuda::mm::set_gemv_variant(R == 100 ? 1 : 0);
-          const double ms = median_ms(reps, 3, [&](int i) {
-            const auto& m = w.copies[static_cast<size_t>(i) % w.copies.size()];
-            hc::matmul(m, static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
-          });
+          double ms = 0;
+          try {
+            ms = median_ms(reps, 3, [&](int i) {
+              const auto& m = w.copies[static_cast<size_t>(i) % w.copies.size()];
+              hc::matmul(m, static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
+            });
+          } catch (const std::exception& e) {  // record and go on (a sticky CUDA error fails what follows too)
+            record_error(j, sj, std::string("gemv ") + hf::format_name(f) + " " + s.name + " n=" + std::to_string(n) +
+                                    " variant " + std::to_string(R), e.what(), json);
+            continue;
+          }
           hybrid::cuda::mm::set_gemv_variant(0);
           const double bytes = static_cast<double>(w.bytes) + 4.0 * n * (K + M);
           const double gbs = bytes / (ms * 1e-3) / 1e9;
@@ -245,9 +259,16 @@ int run_bench(const Args& a) {
       for (int variant : {0, 1}) {
         if (quick && variant == 1) continue;
         hybrid::cuda::mm::set_gemm_variant(variant);
-        const double ms = median_ms(reps, 3, [&](int) {
-          hc::matmul(w.copies[0], static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
-        });
+        double ms = 0;
+        try {
+          ms = median_ms(reps, 3, [&](int) {
+            hc::matmul(w.copies[0], static_cast<const float*>(x.p), n, static_cast<float*>(y.p), false, scratch.p, nullptr);
+          });
+        } catch (const std::exception& e) {
+          record_error(j, sj, std::string("gemm ") + hf::format_name(f) + " n=" + std::to_string(n) + (variant ? " wmma" : " mma"),
+                       e.what(), json);
+          continue;
+        }
         const double tflops = 2.0 * n * M * K / (ms * 1e-3) / 1e12;
         const char* kernel = variant ? "wmma" : "mma";
         j.begin_object().field("format", hf::format_name(f)).field("kernel", kernel).field("K", K).field("M", M).field("n", n);
