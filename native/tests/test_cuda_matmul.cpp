@@ -135,7 +135,16 @@ int64_t k_for(Format f, int64_t K) {
   return K % bs == 0 ? K : (K / bs + 1) * bs;
 }
 
+void reset_variants() {
+  hybrid::cuda::mm::set_gemv_rows_per_warp(0);
+  hybrid::cuda::mm::set_gemm_variant(0);
+  hybrid::cuda::mm::set_gemv_variant(0);
+  hybrid::cuda::mm::set_gemm_splits(0);
+  hybrid::cuda::mm::set_gemv_k_split(0);
+}
+
 void check_matrix(Format f, const Shape& s, uint32_t seed) {
+  struct Reset { ~Reset() { reset_variants(); } } reset;  // also when a check throws
   const int64_t K = k_for(f, s.K), M = s.M;
   HostMatrix h = random_matrix(f, K, M, seed);
   const bool native = hc::matmul_native(f);
@@ -202,11 +211,7 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
       CHECK(ok);
     }
   }
-  hybrid::cuda::mm::set_gemv_rows_per_warp(0);
-  hybrid::cuda::mm::set_gemm_variant(0);
-  hybrid::cuda::mm::set_gemv_variant(0);
-  hybrid::cuda::mm::set_gemm_splits(0);
-  hybrid::cuda::mm::set_gemv_k_split(0);
+  reset_variants();
 
   // get_rows: the first and last rows and some random ones.
   std::vector<int32_t> ids = {0, static_cast<int32_t>(M - 1)};
