@@ -407,7 +407,8 @@ function mutateValue(rng, v, depth = 0) {
   if (choice === 4) return { value: v };
   if (Array.isArray(v)) {
     const a = v.map((x) => (rng.int(3) === 0 ? mutateValue(rng, x, depth + 1) : x));
-    if (rng.int(4) === 0) a.push(...Array.from({ length: rng.int(50) === 0 ? 100_001 : rng.pick([1, 15, 16, 17, 100]) }, () => a[0] ?? 'x'));
+    // Long arrays of small items (copies of a big element would make a message of gigabytes).
+    if (rng.int(4) === 0) a.push(...Array.from({ length: rng.int(50) === 0 ? 100_001 : rng.pick([1, 15, 16, 17, 100]) }, () => (rng.int(2) ? 'x' : 1)));
     return a;
   }
   if (v && typeof v === 'object') {
@@ -425,10 +426,24 @@ function mutateValue(rng, v, depth = 0) {
   return rng.pick(odd);
 }
 
+const MAX_MESSAGE = 16 << 20;
+
 function jsonRoundTrip(v) {
   // What crosses Node's IPC channel or postMessage as JSON: no undefined, no functions. JSON.parse makes
-  // "__proto__" an own key, as a hostile sender's message would have it.
-  return JSON.parse(JSON.stringify(v) ?? 'null');
+  // "__proto__" an own key, as a hostile sender's message would have it. Messages past MAX_MESSAGE
+  // characters are not sent (undefined): mutations that repeat a large value can reach gigabytes.
+  let text;
+  try {
+    text = JSON.stringify(v) ?? 'null';
+  } catch {
+    return undefined; // a RangeError: the string would be too long
+  }
+  return text.length > MAX_MESSAGE ? undefined : JSON.parse(text);
+}
+
+function preview(v) {
+  const text = JSON.stringify(v, (_, x) => (typeof x === 'string' && x.length > 80 ? `${x.slice(0, 40)}…(${x.length} chars)` : Array.isArray(x) && x.length > 20 ? [...x.slice(0, 5), `…(${x.length} items)`] : x));
+  return (text ?? String(v)).slice(0, 300);
 }
 
 function protocolTarget(load, secs, seed) {
@@ -437,17 +452,18 @@ function protocolTarget(load, secs, seed) {
   const { parseWebviewMessage } = load('src/shared/webviewProtocol.js');
   const pos = { line: 1, character: 2 };
   const valid = {
-    initialize: { device: 'cpu', threads: 1, contextLength: 2048, stateMemoryBudgetMB: 64, modelPath: '/m.gguf', logLevel: 'info' },
+    initialize: { device: 'cpu', threads: 1, contextLength: 2048, stateMemoryBudgetMB: 64, modelPath: '/m.gguf', logLevel: 'info', requestTimeoutMs: 600000 },
     loadModel: { path: '/m.gguf', progressId: 1 },
     info: {},
     ping: { seq: 1 },
     openDocument: { uri: 'file:///a.ts', languageId: 'typescript', version: 1, text: 'let x = 1;\n' },
     editDocument: { uri: 'file:///a.ts', version: 2, changes: [{ range: { start: pos, end: pos }, rangeOffset: 3, rangeLength: 0, text: 'y' }] },
     closeDocument: { uri: 'file:///a.ts' },
-    complete: { id: 1, uri: 'file:///a.ts', version: 2, offset: 3, maxTokens: 16, sampling: { temperature: 0.5, topK: 40, topP: 0.9, seed: 1 }, stop: ['\n\n'], suffixTokens: 64 },
+    complete: { id: 1, uri: 'file:///a.ts', version: 2, offset: 3, maxTokens: 16, sampling: { temperature: 0.5, topK: 40, topP: 0.9, seed: 1 }, stop: ['\n\n'], suffixTokens: 64, timeoutMs: 10000 },
     chat: { id: 2, prompt: '<|im_start|>user\nhi<|im_end|>\n', maxTokens: 64, addBos: true, stop: ['<|im_end|>'], thinking: { startsInside: true, open: '<think>', close: '</think>', budget: 16, inject: '</think>\n' } },
     cancel: { id: 2 },
     bench: { id: 3, promptTokens: 8, genTokens: 8, stream: false },
+    tokenize: { text: '<|im_start|>user\nhi', parseSpecial: true, ids: true },
     shutdown: {},
   };
   const notes = {
@@ -473,20 +489,20 @@ function protocolTarget(load, secs, seed) {
       accepted++;
     } catch (e) {
       if (!(e instanceof ValidationError) && !(what.startsWith('webview') && e instanceof Error && /^webview message: unknown type/.test(e.message))) {
-        failures.push(`${what}: ${e?.constructor?.name} ${e?.message} on ${JSON.stringify(input).slice(0, 300)}`);
+        failures.push(`${what}: ${e?.constructor?.name} ${e?.message} on ${preview(input)}`);
       }
       return;
     } finally {
       executions++;
       const ms = performance.now() - t0;
-      if (ms > 250) failures.push(`${what}: ${ms.toFixed(0)} ms for one message of ${JSON.stringify(input).length} bytes`);
+      if (ms > 250) failures.push(`${what}: ${ms.toFixed(0)} ms for one message: ${preview(input)}`);
     }
     // Accepted: validating the result again accepts it unchanged, and nothing unknown got through.
     try {
       const again = fn(jsonRoundTrip(out));
-      if (JSON.stringify(again) !== JSON.stringify(out)) failures.push(`${what}: not idempotent on ${JSON.stringify(input).slice(0, 300)}`);
+      if (JSON.stringify(again) !== JSON.stringify(out)) failures.push(`${what}: not idempotent on ${preview(input)}`);
     } catch (e) {
-      failures.push(`${what}: accepted, but its own output is refused (${e.message}): ${JSON.stringify(input).slice(0, 300)}`);
+      failures.push(`${what}: accepted, but its own output is refused (${e.message}): ${preview(input)}`);
     }
     if (out && typeof out === 'object' && Object.getPrototypeOf(out) !== Object.prototype) failures.push(`${what}: result has an odd prototype`);
   };
@@ -497,12 +513,15 @@ function protocolTarget(load, secs, seed) {
         const m = rng.pick(Object.keys(valid));
         let v = valid[m];
         for (let n = 1 + rng.int(3); n > 0; n--) v = mutateValue(rng, v);
-        check(`params of ${m}`, (x) => paramValidators[m](x, 'params'), jsonRoundTrip(v));
+        const wire = jsonRoundTrip(v);
+        if (wire !== undefined) check(`params of ${m}`, (x) => paramValidators[m](x, 'params'), wire);
       } else if (which < 8) {
         const m = rng.pick(Object.keys(notes));
-        check(`notification ${m}`, (x) => notificationValidators[m](x, m), jsonRoundTrip(mutateValue(rng, notes[m])));
+        const wire = jsonRoundTrip(mutateValue(rng, notes[m]));
+        if (wire !== undefined) check(`notification ${m}`, (x) => notificationValidators[m](x, m), wire);
       } else {
-        check('webview message', parseWebviewMessage, jsonRoundTrip(mutateValue(rng, rng.pick(webview))));
+        const wire = jsonRoundTrip(mutateValue(rng, rng.pick(webview)));
+        if (wire !== undefined) check('webview message', parseWebviewMessage, wire);
       }
     }
   }
@@ -588,6 +607,7 @@ function templateSource(rng) {
     'config', 'request', 'process', 'require', 'globalThis', 'this', "namespace(a=1)", 'messages|length', 'messages|tojson', "m.content|trim|upper",
     "m.content.split('x')", "'%s'|format(1)", 'raise_exception("no")', "m.content[::-1]", 'messages|selectattr("role","equalto","user")|list',
     "{'a': 1}|items", 'x.__class__.__mro__', "m.content.replace('a','b')", '(1/0)', 'none', 'undefined_name', 'm.tool_calls|tojson',
+    'range(1000000000)|length', "'x' * 100000000", 'messages * 100000',
   ];
   const stmt = (d) => {
     const e = rng.pick(exprs);
@@ -596,7 +616,8 @@ function templateSource(rng) {
       case 1: return `{% for m in messages %}${stmt(d + 1)}{% endfor %}`;
       case 2: return `{% if ${e} %}${stmt(d + 1)}{% else %}${stmt(d + 1)}{% endif %}`;
       case 3: return `{% set x = ${e} %}${stmt(d + 1)}`;
-      case 4: return `{% for i in range(${rng.int(20)}) %}${stmt(d + 1)}{% endfor %}`;
+      // Now and then a loop of 10^5 (nested: a runaway the renderer's limits must end with a ChatTemplateError).
+      case 4: return `{% for i in range(${rng.int(64) === 0 ? 100000 : rng.int(20)}) %}${stmt(d + 1)}{% endfor %}`;
       default: return `{% macro f(a) %}${stmt(d + 1)}{% endmacro %}{{ f(${e}) }}`;
     }
   };
@@ -610,7 +631,8 @@ async function templateTarget(load, secs, seed) {
   const modulePath = path.join(root, 'out', 'src', 'shared', 'chatTemplate.js');
   if (!fs.existsSync(modulePath)) return { target: 'js-template', kind: 'js', executions: 0, skipped: 'out/src/shared/chatTemplate.js is not built', crashes: [] };
   const canary = `hybrid-canary-${process.pid}-${Date.now()}`;
-  const LIMIT_MS = 2000;
+  // The renderer stops a template after 2 s (DEFAULT_RENDER_LIMITS.timeMs); more than that here is a hang.
+  const LIMIT_MS = 4000;
   const rng = new Prng(seed);
   const deadline = Date.now() + secs * 1000;
   let executions = 0, accepted = 0, hangs = 0;
@@ -734,6 +756,14 @@ function report(results) {
   }
 }
 
+/** One line per finished target, and the JSON so far: a long run that is stopped keeps what it measured. */
+function progress(results, opts) {
+  const r = results[results.length - 1];
+  const cov = r.kind === 'native' ? `, ${r.coverage}/${r.edges} edges` : '';
+  console.log(`fuzz: ${r.target} done: ${r.executions} executions${cov}, ${r.crashes.length} crashes`);
+  if (opts.json) fs.writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), seconds: opts.seconds, partial: true, results }, null, 2));
+}
+
 export async function fuzz(opts) {
   const t0 = Date.now();
   const native = opts.targets.filter((t) => NATIVE_TARGETS.includes(t));
@@ -748,6 +778,7 @@ export async function fuzz(opts) {
       writeSeeds(t, seeds[t]);
       console.log(`fuzz: ${t}: ${opts.seconds} s from ${seeds[t].length} seeds and ${fs.existsSync(path.join(BUILD, 'corpus', t)) ? fs.readdirSync(path.join(BUILD, 'corpus', t)).length : 0} corpus inputs`);
       results.push(await runNative(t, opts.seconds));
+      progress(results, opts);
     }
   }
   const load = requireOut();
@@ -763,6 +794,7 @@ export async function fuzz(opts) {
     r.seconds = (Date.now() - s0) / 1000;
     r.seed = seed;
     results.push(r);
+    progress(results, opts);
   }
   console.log('');
   report(results);

@@ -122,9 +122,15 @@ void read_model(const hybrid::gguf::GgufFile& f) {
     } catch (const hybrid::InputError&) {
     }
   }
-  if (auto tpl = f.opt_str("tokenizer.chat_template")) {
+  // What the addon's model_info_json() writes about the file; a wrong type is an InputError (the addon's
+  // load_model() checks these keys up front, so info() cannot throw later).
+  try {
     hybrid::JsonWriter j;
-    j.begin_object().field("chatTemplate", std::string(*tpl)).end_object();
+    j.begin_object();
+    if (auto name = f.opt_str("general.name")) j.field("name", std::string(*name));
+    if (auto tpl = f.opt_str("tokenizer.chat_template")) j.field("chatTemplate", std::string(*tpl));
+    j.end_object();
+  } catch (const hybrid::InputError&) {
   }
 }
 
