@@ -147,7 +147,7 @@ const client = new RuntimeClient({
 const editor = new Editor();
 const sync = new DocumentSync({ client, logger, documents: () => editor.list(), isEnabled: () => true });
 
-const counts = { complete: 0, chat: 0, cancelled: 0, superseded: 0, outdated: 0, crashedOnPurpose: 0, edits: 0, opens: 0, closes: 0, restarts: 0, kills: 0, tokens: 0 };
+const counts = { complete: 0, chat: 0, cancelled: 0, superseded: 0, outdated: 0, overContext: 0, crashedOnPurpose: 0, edits: 0, opens: 0, closes: 0, restarts: 0, kills: 0, tokens: 0 };
 const failures = [];
 const samples = [];
 let killing = false;
@@ -171,6 +171,9 @@ async function guarded(kind, p, doc) {
     if (code === ErrorCode.Cancelled) counts.cancelled++;
     else if (code === ErrorCode.DocumentOutOfSync && doc && (editor.docs.get(doc.uri)?.version ?? Infinity) > doc.version) counts.outdated++;
     else if (code === ErrorCode.DocumentNotOpen && doc && !editor.docs.has(doc.uri)) counts.outdated++;
+    // A chat prompt longer than the context is refused with this message (never cut): expected for the
+    // longer prompts chat() sends on purpose.
+    else if (code === ErrorCode.BadInput && kind === 'chat' && /^the prompt needs \d+ tokens, more than the \d+ left in a context of/.test(e.message)) counts.overContext++;
     else if ((code === ErrorCode.WorkerCrashed || code === ErrorCode.RuntimeStopped) && killing) counts.crashedOnPurpose++;
     else if (code === ErrorCode.WorkerCrashed && /was stopped/.test(e.message)) counts.crashedOnPurpose++; // restart() mid-request
     else failures.push(`${kind}: ${e.message} (code ${code})`);
@@ -211,8 +214,10 @@ function complete(uri, cancelAfterMs) {
   return guarded('complete', client.stream('complete', { uri, version: d.version, offset: d.getText().length, maxTokens: 4 + randInt(12) }, () => undefined, t), d);
 }
 
+// Most chat prompts fit the context (1024 tokens); some (up to ~1600 characters of code) do not, and must be
+// refused with a clear error while the worker goes on serving.
 function chat(cancelAfterMs) {
-  const user = pick(SOURCES).slice(0, 100 + randInt(1500));
+  const user = pick(SOURCES).slice(0, 100 + randInt(rand() < 0.8 ? 700 : 1500));
   const thinking = rand() < 0.5;
   const prompt = `<|im_start|>system\nYou help.<|im_end|>\n<|im_start|>user\n${user}<|im_end|>\n<|im_start|>assistant\n${thinking ? '<think>\n' : ''}`;
   const { t, cancel } = token();
@@ -348,7 +353,7 @@ async function main() {
   if (last.hostFds > samples[0].hostFds + 8) problems.push(`host file descriptors ${samples[0].hostFds} -> ${last.hostFds}`);
 
   console.log(`\nsoak: ${done} requests (${counts.complete} completions, ${counts.chat} chats; ${counts.cancelled} cancelled, ${counts.superseded} superseded, ` +
-    `${counts.outdated} for a version the editor had already changed, ${counts.crashedOnPurpose} ended by a kill), ${counts.edits} edits, ${counts.opens} opens, ${counts.closes} closes, ${counts.restarts} restarts, ` +
+    `${counts.outdated} for a version the editor had already changed, ${counts.overContext} chats refused as longer than the context, ${counts.crashedOnPurpose} ended by a kill), ${counts.edits} edits, ${counts.opens} opens, ${counts.closes} closes, ${counts.restarts} restarts, ` +
     `${counts.kills} kills, ${counts.tokens} tokens generated in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(1)} requests/s)`);
   for (const g of growth) console.log(`  worker ${g.pid}: RSS ${g.start.toFixed(1)} -> ${g.end.toFixed(1)} MiB over requests ${g.from}..${g.to} (${g.mib >= 0 ? '+' : ''}${g.mib.toFixed(1)} MiB)`);
   console.log(`  worker RSS slope over the longest-lived worker (${slopeSpan} requests after warm-up): ${slopeMb.toFixed(2)} MiB per 1000 requests ` +
