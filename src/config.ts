@@ -3,17 +3,23 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Device, InitializeParams } from './shared/protocol';
+import { BUILTIN_MODEL_REL } from './models/builtin';
 import { expandPath, planRuntimes, type RuntimeAssignment, type RuntimePlan } from './shared/runtimePlan';
 
 export const SECTION = 'hybridCopilot';
 
-/** The model file to load: the setting, else HYBRID_COPILOT_MODEL, else `<extension>/models/default.gguf`. */
+/**
+ * The model file to load: the setting, else HYBRID_COPILOT_MODEL, else the built-in model shipped with the
+ * extension (`models/builtin/`, see its MODEL_CARD.md), else `<extension>/models/default.gguf`.
+ */
 export function resolveModelPath(extensionPath: string): string {
   const configured = vscode.workspace.getConfiguration(SECTION).get<string>('modelPath', '').trim();
   if (configured) return configured.replace(/^~(?=$|\/)/, process.env.HOME ?? '~');
   if (process.env.HYBRID_COPILOT_MODEL) return process.env.HYBRID_COPILOT_MODEL;
-  const bundled = path.join(extensionPath, 'models', 'default.gguf');
-  return fs.existsSync(bundled) ? bundled : '';
+  for (const candidate of [path.join(extensionPath, BUILTIN_MODEL_REL), path.join(extensionPath, 'models', 'default.gguf')]) {
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return '';
 }
 
 export function runtimeSettings(extensionPath: string): InitializeParams {
