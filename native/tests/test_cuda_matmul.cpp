@@ -183,7 +183,10 @@ void check_matrix(Format f, const Shape& s, uint32_t seed) {
     }
     for (int var : variants)
     for (int acc = 0; acc < 2; ++acc) {
-      const double tol = (n <= 8 && native && var != kDp4a) ? 1e-5 : 1e-2;
+      // f32 GEMV: exact up to summation order (1e-5). GEMM: activations rounded to f16/bf16 (1e-2).
+      // dp4a: activations rounded to int8 per 32-block (relative step 1/254 per element); relative to max |y|
+      // the error of K such roundings was measured at 1.03e-2 for Q8_0 at K=15680 (H200), 2e-2 covers K <= 15680.
+      const double tol = (n <= 8 && native && var != kDp4a) ? 1e-5 : (n <= 8 && var == kDp4a) ? 2e-2 : 1e-2;
       hybrid::cuda::mm::set_gemv_variant(var == kDp4a ? 1 : 0);
       hybrid::cuda::mm::set_gemv_rows_per_warp(n <= 8 && (var == 2 || var == 4) ? var : 0);
       hybrid::cuda::mm::set_gemv_k_split(var == kKs1 ? 1 : var == kKs4 ? 4 : 0);
