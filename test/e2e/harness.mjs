@@ -15,7 +15,8 @@
 //   e2e-chat-dark.png, e2e-chat-light.png, e2e-chat-hostile.png), inline completions on a tiny fixture model
 //   (ghost text while typing, Tab inserts it: e2e-completion-ghost.png, e2e-completion-accepted.png; the
 //   status bar item and its menu), no error notifications. Every check counts as one test; a failing one
-//   saves a screenshot.
+//   saves a screenshot. Suite tests can ask for screenshots too (a log line `e2e-screenshot: NAME.png`):
+//   the Fix diff preview is e2e-fix-diff.png.
 // code-server and chromium run in their own process groups/sessions and are killed in every exit path
 // (normal end, errors, phase time-outs, SIGINT/SIGTERM/SIGHUP).
 
@@ -235,7 +236,7 @@ function formatArg(a) {
 
 // ---------------------------------------------------------------- code-server
 
-async function startCodeServer({ node24, codeServerEntry, dirs, workspace, janitor, log, logFile }) {
+async function startCodeServer({ node24, codeServerEntry, dirs, workspace, janitor, log, logFile, resultsDir }) {
   const port = await freePort();
   const args = [
     codeServerEntry,
@@ -266,6 +267,8 @@ async function startCodeServer({ node24, codeServerEntry, dirs, workspace, janit
     TMPDIR: dirs.tmp,
     // the extension host inherits these (its tests can tell they run under the harness)
     HYBRID_E2E: '1',
+    // where suite tests find the screenshots they ask for (see suitePhase)
+    HYBRID_E2E_RESULTS: resultsDir,
     // no marketplace: there is no network, and its failing queries only add noise and delay
     EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: '', itemUrl: '', resourceUrlTemplate: '' }),
   });
@@ -340,6 +343,17 @@ async function suitePhase({ browser, port, extensionPath, testsPath, workspace, 
       for (const raw of text.split('\n')) {
         const line = raw.trimEnd();
         if (!line) continue;
+        // A suite test asks for a screenshot of the window as it is now (e.g. the diff after Fix): taken
+        // into resultsDir under that name; the test waits for the file (HYBRID_E2E_RESULTS tells it where).
+        const shot = /e2e-screenshot: ([\w.-]+\.png)$/.exec(line);
+        if (shot) {
+          const file = path.join(resultsDir, shot[1]);
+          const tmp = `${file}.part`;
+          void page
+            .screenshot({ path: tmp, type: 'png' })
+            .then(() => fs.renameSync(tmp, file), (e) => log(`e2e: screenshot ${shot[1]} failed: ${e.message}`));
+          continue;
+        }
         const m = /^(?:\w+: )?(ok|FAIL|skip) - (.*)$/.exec(line.trim());
         if (m) {
           const key = `${m[1]} ${m[2]}`;
@@ -963,6 +977,7 @@ export async function runE2E({
       janitor,
       log,
       logFile: path.join(resultsDir, 'e2e-code-server.log'),
+      resultsDir,
     });
     const { chromium } = await import('playwright-core');
     browserServer = await chromium.launchServer({

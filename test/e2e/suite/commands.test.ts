@@ -119,6 +119,17 @@ suite('commands', () => {
     assert.ok(r?.proposal, `result: ${JSON.stringify(r)}`);
     assert.match(r.prompt, /Task: fix the problems in this Python code from `half` in src\/commands-fix\.py, lines 1-2\./);
     assert.ok(diffTabFor(r.proposal));
+    const right = await vscode.workspace.openTextDocument(vscode.Uri.parse(r.proposal));
+    await until('the Fix diff to show the proposed text', () => (right.getText() === r.proposedText ? true : undefined), 5000);
+    // The diff preview as the user sees it (issue 11): the harness saves the window as test-results/e2e-fix-diff.png.
+    const results = process.env.HYBRID_E2E_RESULTS;
+    if (results) {
+      const shot = path.join(results, 'e2e-fix-diff.png');
+      fs.rmSync(shot, { force: true });
+      await new Promise((done) => setTimeout(done, 500)); // let the diff editor paint
+      console.log('e2e-screenshot: e2e-fix-diff.png');
+      await until('the screenshot of the Fix diff', () => (fs.existsSync(shot) ? true : undefined), 15_000);
+    }
     assert.equal(await vscode.commands.executeCommand('hybridCopilot.rejectProposal', vscode.Uri.parse(r.proposal)), true);
     assert.equal(editor.document.getText(), original);
     const r2 = await vscode.commands.executeCommand<ActionResult>('hybridCopilot.fix', { uri: editor.document.uri.toString(), range: [0, 0, 1, 16], maxTokens: 12, autoAccept: true });
@@ -201,7 +212,11 @@ suite('commands', () => {
     let text = '';
     for await (const chunk of res.text) text += chunk;
     assert.ok(text.length > 0, 'streamed text');
-    assert.equal(await m.countTokens('abcdef'), 2);
+    // Exact counts from the loaded model's tokenizer (the worker's tokenize request): the fixture's vocabulary
+    // has no merges among these letters, so one token each (the old UTF-8 estimate said 2); a message adds
+    // 4 for its turn markers.
+    assert.equal(await m.countTokens('abcdef'), 6);
+    assert.equal(await m.countTokens(vscode.LanguageModelChatMessage.User('abcdef')), 10);
   });
 
   test('models: download from a server on 127.0.0.1 with SHA-256, select, delete', async function () {
