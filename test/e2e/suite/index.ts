@@ -57,6 +57,7 @@ export function run(): Promise<void> {
   require('./commands.test');
   require('./completion.test');
   require('./remote.test');
+  require('./builtin.test');
   return new Promise((resolve, reject) => {
     try {
       mocha.run((failures) => {
