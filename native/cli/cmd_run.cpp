@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -196,6 +197,32 @@ int bench_cuda(const Args& a, const std::shared_ptr<Model>& model, hybrid::cuda:
     auto st = gpu.new_state(std::min<int64_t>(n_prompt, 16) + 4);
     int32_t tok = gpu.eval_greedy(st, prompt.data(), std::min<int64_t>(n_prompt, 16));
     for (int i = 0; i < 3; ++i) tok = gpu.eval_greedy(st, &tok, 1);
+  }
+  if (const char* pe = std::getenv("HYBRID_CUDA_PROFILE"); pe && std::string(pe) == "1") {
+    // Where the time goes: one prefill of min(n_prompt, max_batch) tokens and two decode steps, plain launches,
+    // each op synchronized and timed with cudaEvents (µs summed over layers per op kind), on stderr.
+    const int64_t np = std::min<int64_t>(n_prompt, gpu.max_batch());
+    auto st = gpu.new_state(np + 4);
+    const auto pre = gpu.profile_eval(st, prompt.data(), np);
+    int32_t tok = prompt[0];
+    const auto dec1 = gpu.profile_eval(st, &tok, 1);
+    const auto dec2 = gpu.profile_eval(st, &tok, 1);
+    auto find = [](const std::vector<std::pair<std::string, double>>& v, const std::string& k) {
+      for (const auto& r : v)
+        if (r.first == k) return r.second;
+      return 0.0;
+    };
+    std::vector<std::string> keys;
+    for (const auto* v : {&dec2, &pre})
+      for (const auto& r : *v)
+        if (r.first != "total" && std::find(keys.begin(), keys.end(), r.first) == keys.end()) keys.push_back(r.first);
+    keys.push_back("total");
+    std::fprintf(stderr, "HYBRID_CUDA_PROFILE (%s; synchronized per op, graphs off; us summed over layers)\n",
+                 facts.name.c_str());
+    std::fprintf(stderr, "%-20s %14s %14s %16s\n", "op", "decode 1st us", "decode 2nd us", "prefill us");
+    std::fprintf(stderr, "%-20s %14s %14s %16lld\n", "(tokens)", "1", "1", static_cast<long long>(np));
+    for (const auto& k : keys)
+      std::fprintf(stderr, "%-20s %14.1f %14.1f %16.1f\n", k.c_str(), find(dec1, k), find(dec2, k), find(pre, k));
   }
   double best_prefill = 1e30, best_decode = 1e30;
   for (int64_t r = 0; r < reps; ++r) {

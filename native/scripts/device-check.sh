@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The GPU check of the CUDA backend, in one run (issue 7): build with nvcc for sm_90, nvidia-smi, every native
 # test (the CUDA ones included), random-weight fixtures with Nemotron-Nano-9B-v2's real dimensions (BF16 and
-# Q8_0), `hybrid bench --device cuda --json` on each. Every log and JSON goes under $OUT (default
+# Q8_0), `hybrid bench --device cuda --json` on each (the BF16 one with HYBRID_CUDA_PROFILE=1: a per-op
+# table of one prefill and two decode steps in bench-bf16.log), cuda-opbench, a small fixture's bench with
+# the profile (GPU and CPU), and a greedy `generate` GPU vs CPU comparison. Every log and JSON goes under $OUT (default
 # ./device-out), with summary.json of all figures and each step's exit code and seconds. A failed step is
 # recorded and the run goes on. Needs bash, cmake, nvcc, a C++ compiler, python3 (no Node).
 #
 #   OUT=/path/to/out bash native/scripts/device-check.sh
 #
 # Knobs (env): BUILD (build dir, default /tmp/hybrid-device-build), JOBS (16), FIXTURE_DIR (/tmp),
-# PROMPT (512), GEN (128), EDIT_DOC (8192), KEEP_FIXTURES (0).
+# PROMPT (512), GEN (128), EDIT_DOC (8192), KEEP_FIXTURES (0), CTEST (1: the non-CUDA native tests too).
+# Budget: about 6 minutes on the 16-core H200 machine (each step's seconds are in steps.tsv and summary.json).
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="${OUT:-./device-out}"
@@ -44,20 +47,54 @@ step() {
 
 cd "$ROOT"
 step nvidia-smi 20 nvidia-smi
+step machine 20 bash -c "nproc; free -g; df -h '$FIXTURE_DIR' '$(dirname "$BUILD")'"
 step configure 60 cmake -S native -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DHYBRID_CUDA=ON -DHYBRID_CUDA_ARCHS=90
 step build 240 cmake --build "$BUILD" -j"$JOBS" -- -k  # keep going: one broken target must not hide the others
 HYBRID="$BUILD/hybrid"
 step version 20 "$HYBRID" --version
 step test_cuda_engine 120 "$BUILD/test_cuda_engine"
 if [ -x "$BUILD/test_cuda_matmul" ]; then step test_cuda_matmul 120 "$BUILD/test_cuda_matmul"; fi
-step ctest 240 ctest --test-dir "$BUILD" --output-on-failure -j8 --timeout 200
+# the other native tests (the CUDA ones ran above)
+if [ "${CTEST:-1}" = "1" ]; then
+  step ctest 150 ctest --test-dir "$BUILD" --output-on-failure -j8 --timeout 120 -E 'test_cuda_(engine|matmul)'
+fi
+step cuda-opbench 120 bash -c "'$HYBRID' cuda-opbench --json > '$OUT/opbench.json'"
+
+# small fixture (189 MB BF16): per-op profile on the GPU, GPU vs CPU bench, greedy generate GPU vs CPU
+SMALL="$FIXTURE_DIR/hybrid-small-bf16.gguf"
+step fixture-small 60 "$HYBRID" make-fixture --preset small --type bf16 --out "$SMALL"
+step bench-small-cuda 90 bash -c "HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$SMALL' --device cuda --json --prompt-tokens 512 \
+  --gen-tokens 64 --edit-doc-tokens 2048 > '$OUT/bench-small-cuda.json'"
+step bench-small-cpu 90 bash -c "'$HYBRID' bench '$SMALL' --device cpu --threads $(nproc) --json --prompt-tokens 512 \
+  --gen-tokens 64 > '$OUT/bench-small-cpu.json'"
+GEN_TOKENS="1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32"
+step generate-small-cuda 60 bash -c "'$HYBRID' generate '$SMALL' --device cuda --tokens $GEN_TOKENS -n 32 --temp 0 --json \
+  > '$OUT/gen-small-cuda.json'"
+step generate-small-cpu 60 bash -c "'$HYBRID' generate '$SMALL' --device cpu --threads $(nproc) --tokens $GEN_TOKENS -n 32 \
+  --temp 0 --json > '$OUT/gen-small-cpu.json'"
+python3 - "$OUT" > "$OUT/generate-compare.log" 2>&1 <<'PY'
+import json, os, sys
+out = sys.argv[1]
+try:
+    a = json.load(open(os.path.join(out, "gen-small-cuda.json")))
+    b = json.load(open(os.path.join(out, "gen-small-cpu.json")))
+    ta, tb = a.get("tokens"), b.get("tokens")
+    first = next((i for i, (x, y) in enumerate(zip(ta, tb)) if x != y), None)
+    print(json.dumps({"identical": ta == tb, "first_difference": first, "cuda": ta, "cpu": tb}))
+except Exception as e:
+    print(json.dumps({"identical": None, "error": str(e)}))
+PY
+cat "$OUT/generate-compare.log"
+rm -f "$SMALL"
 
 for type in bf16 q8_0; do
   f="$FIXTURE_DIR/hybrid-nano9b-$type.gguf"
   step "fixture-$type" 120 "$HYBRID" make-fixture --preset nano9b --type "$type" --out "$f"
   ls -l "$f" >> "$OUT/fixture-$type.log" 2>&1
-  step "bench-$type" 240 bash -c "'$HYBRID' bench '$f' --device cuda --json --prompt-tokens $PROMPT --gen-tokens $GEN \
-    --edit-doc-tokens $EDIT_DOC > '$OUT/bench-$type.json'"
+  PROF=0
+  if [ "$type" = "bf16" ]; then PROF=1; fi
+  step "bench-$type" 180 bash -c "HYBRID_CUDA_PROFILE=$PROF '$HYBRID' bench '$f' --device cuda --json --prompt-tokens $PROMPT \
+    --gen-tokens $GEN --edit-doc-tokens $EDIT_DOC > '$OUT/bench-$type.json'"
   cat "$OUT/bench-$type.json" >> "$OUT/bench-$type.log" 2>/dev/null
   if [ "${KEEP_FIXTURES:-0}" != "1" ]; then rm -f "$f"; fi
 done
@@ -88,6 +125,11 @@ def last_line(name):
         return None
 summary["test_cuda_engine"] = last_line("test_cuda_engine.log")
 summary["test_cuda_matmul"] = last_line("test_cuda_matmul.log")
+summary["generate_small_cuda_vs_cpu"] = last_line("generate-compare.log")
+try:
+    summary["opbench_summary"] = json.load(open(os.path.join(out, "opbench.json"))).get("summary")
+except Exception as e:
+    summary["opbench_summary"] = {"error": str(e)}
 summary["ctest"] = next((l for l in open(os.path.join(out, "ctest.log")) if "tests passed" in l), None) if os.path.exists(os.path.join(out, "ctest.log")) else None
 summary["failed_steps"] = [s["step"] for s in steps if s["rc"] != 0]
 with open(os.path.join(out, "summary.json"), "w") as f:

@@ -58,6 +58,10 @@ double CudaEngine::copy_bandwidth_gbs(uint64_t, int) { absent(); }
 void CudaEngine::synchronize() { absent(); }
 bool CudaEngine::graphs_enabled() const { absent(); }
 void CudaEngine::set_graphs_enabled(bool) { absent(); }
+std::vector<std::pair<std::string, double>> CudaEngine::profile_eval(CudaState&, const int32_t*, int64_t) {
+  absent();
+  return {};
+}
 
 }  // namespace hybrid::cuda
 #endif

@@ -152,16 +152,38 @@ struct CudaEngineImpl {
   int64_t logit_rows = 1;
   // pinned host staging
   int32_t* h_id = nullptr;
+  int32_t* h_tokens = nullptr;  // B ids: the upload of a batch's tokens is then a true async copy
   float* h_rec = nullptr;
   uint64_t rec_bytes = 0;
 
   bool graphs = true;
   bool graph_warned = false;
 
+  // Profiling (profile_eval): after every op, record an event, wait for it, add the time since the previous
+  // one to the op's kind. Off (null) in normal runs: tick() is then a branch.
+  std::vector<std::pair<std::string, double>>* prof = nullptr;
+  void tick(const char* what) {
+    if (!prof) return;
+    HYBRID_CUDA_CHECK(cudaEventRecord(ev1, stream));
+    HYBRID_CUDA_CHECK(cudaEventSynchronize(ev1));
+    float ms = 0;
+    HYBRID_CUDA_CHECK(cudaEventElapsedTime(&ms, ev0, ev1));
+    bool found = false;
+    for (auto& r : *prof)
+      if (r.first == what) {
+        r.second += ms * 1e3;
+        found = true;
+        break;
+      }
+    if (!found) prof->emplace_back(what, ms * 1e3);
+    HYBRID_CUDA_CHECK(cudaEventRecord(ev0, stream));
+  }
+
   ~CudaEngineImpl() {
     cudaSetDevice(device);
     if (stream) cudaStreamSynchronize(stream);
     if (h_id) cudaFreeHost(h_id);
+    if (h_tokens) cudaFreeHost(h_tokens);
     if (h_rec) cudaFreeHost(h_rec);
     if (ev0) cudaEventDestroy(ev0);
     if (ev1) cudaEventDestroy(ev1);
@@ -336,6 +358,7 @@ struct CudaEngineImpl {
     d_n_past = allocs.alloc<int32_t>(1, "n_past");
     d_argmax = allocs.alloc<int32_t>(1, "argmax");
     HYBRID_CUDA_CHECK(cudaMallocHost(&h_id, sizeof(int32_t)));
+    HYBRID_CUDA_CHECK(cudaMallocHost(&h_tokens, Bs * sizeof(int32_t)));
     rec_bytes = 0;
     for (uint32_t il = 0; il < p.n_layer; ++il)
       if (p.kinds[il] == LayerKind::Mamba2)
@@ -386,31 +409,44 @@ struct CudaEngineImpl {
     const int64_t E = p.n_embd;
     get_rows(embd, d_tokens, n, h, stream);
     if (p.embedding_scale != 0.0f) kernels::scale(h, n * E, p.embedding_scale, stream);
+    tick("embedding");
     for (uint32_t il = 0; il < p.n_layer; ++il) {
       const auto& w = L[il];
       kernels::rms_norm_rows(h, w.attn_norm, n, E, p.norm_eps, x, stream);
+      tick("rms_norm");
       switch (p.kinds[il]) {
         case LayerKind::Mamba2: mamba2(st, il, n); break;
         case LayerKind::Attention: attention(st, il, n); break;
         case LayerKind::Mlp:
           matmul(w.up, x, n, big, false, mm_scratch, stream);
+          tick("matmul up");
           kernels::bias_relu_sqr(big, w.up_b, n, p.n_ff[il], stream);
+          tick("relu_sqr");
           matmul(w.down, big, n, out, false, mm_scratch, stream);
+          tick("matmul down");
           kernels::add_bias_rows(out, w.down_b, n, E, stream);
+          tick("bias");
           break;
       }
       kernels::residual_add(h, out, n * E, p.residual_scale, stream);
+      tick("residual");
       if (p.ffn[il] == FfnKind::SwiGlu) {
         const int64_t ff = p.n_ff[il];
         kernels::rms_norm_rows(h, w.ffn_norm, n, E, p.norm_eps, x, stream);
+        tick("rms_norm");
         matmul(w.up, x, n, ffn_u, false, mm_scratch, stream);
         kernels::add_bias_rows(ffn_u, w.up_b, n, ff, stream);
+        tick("matmul up");
         matmul(w.gate, x, n, ffn_g, false, mm_scratch, stream);
         kernels::add_bias_rows(ffn_g, w.gate_b, n, ff, stream);
+        tick("matmul gate");
         kernels::swiglu(ffn_g, ffn_u, n * ff, stream);
+        tick("swiglu");
         matmul(w.down, ffn_g, n, out, false, mm_scratch, stream);
         kernels::add_bias_rows(out, w.down_b, n, E, stream);
+        tick("matmul down");
         kernels::residual_add(h, out, n * E, p.residual_scale, stream);
+        tick("residual");
       }
     }
   }
@@ -421,13 +457,18 @@ struct CudaEngineImpl {
     const int64_t P = static_cast<int64_t>(p.ssm_in_rows()), Din = p.ssm_d_inner, N = p.ssm_d_state, G = p.ssm_n_group;
     const int64_t GN = G * N, C = static_cast<int64_t>(p.ssm_conv_channels());
     matmul(w.ssm_in, x, n, big, false, mm_scratch, stream);  // [n][P]: z | xBC | dt
+    tick("matmul ssm_in");
     float* xbc = big + Din;
     const float* dt = big + 2 * Din + 2 * GN;
     kernels::ssm_conv(xbc, n, P, C, p.ssm_d_conv, w.conv_w, w.conv_b, st.rec + st.conv_off[il], stream);
+    tick("ssm_conv");
     kernels::ssm_scan(xbc, P, dt, P, w.dt_b, w.a, w.d, st.rec + st.ssm_off[il], y, n, p.ssm_n_head, p.ssm_head_dim(), N, G,
                       stream);
+    tick("ssm_scan");
     kernels::ssm_gate_norm(y, n, big, P, w.ssm_norm, Din, G, p.norm_eps, stream);
+    tick("gate_norm");
     matmul(w.ssm_out, y, n, out, false, mm_scratch, stream);
+    tick("matmul ssm_out");
   }
 
   void attention(CudaStateImpl& st, uint32_t il, int64_t n) {
@@ -439,8 +480,11 @@ struct CudaEngineImpl {
     float* kn = big + n * q_dim;
     float* vn = kn + n * kv_dim;
     matmul(w.q, x, n, q, false, mm_scratch, stream);
+    tick("matmul q");
     matmul(w.k, x, n, kn, false, mm_scratch, stream);
+    tick("matmul k");
     matmul(w.v, x, n, vn, false, mm_scratch, stream);
+    tick("matmul v");
     kernels::RopeArgs rope;
     if (p.rope) {
       rope.on = true;
@@ -454,11 +498,14 @@ struct CudaEngineImpl {
     kernels::bias_rope_store(q, n, nh, hd, w.q_b, rope, d_n_past, q, false, stream);
     kernels::bias_rope_store(kn, n, nkv, hd, w.k_b, rope, d_n_past, kv.k, true, stream);
     kernels::bias_rope_store(vn, n, nkv, hd, w.v_b, no_rope, d_n_past, kv.v, true, stream);
+    tick("rope+kv store");
     const float kq_scale = p.attention_scale != 0.0f ? p.attention_scale : 1.0f / std::sqrt(static_cast<float>(hd));
     const int splits = n == 1 ? st.splits : 1;
     kernels::attention(q, kv.k, kv.v, n, d_n_past, nh, nkv, hd, kq_scale, splits, attn_ws, y, stream);
+    tick("attention");
     matmul(w.o, y, n, out, false, mm_scratch, stream);
     kernels::add_bias_rows(out, w.o_b, n, p.n_embd, stream);
+    tick("matmul o");
   }
 
   // Logits of rows [r0, r0 + rows) of h into `logits` (rows <= logit_rows).
@@ -466,8 +513,10 @@ struct CudaEngineImpl {
     const auto& p = hp();
     const int64_t E = p.n_embd;
     kernels::rms_norm_rows(h + r0 * E, out_norm, rows, E, p.norm_eps, x, stream);
+    tick("rms_norm");
     matmul(output, x, rows, logits, false, mm_scratch, stream);
     if (p.logit_scale != 0.0f) kernels::scale(logits, rows * int64_t(p.n_vocab), 1.0f / p.logit_scale, stream);
+    tick("matmul output");
   }
 
   // One decode step (n == 1): layers, logits, argmax; the unit a CUDA graph captures.
@@ -475,6 +524,7 @@ struct CudaEngineImpl {
     forward_layers(st, 1);
     head(0, 1);
     kernels::argmax(logits, hp().n_vocab, d_argmax, stream);
+    tick("argmax");
   }
 
   void run_decode(CudaStateImpl& st) {
@@ -527,13 +577,17 @@ struct CudaEngineImpl {
     const auto& p = hp();
     const int64_t V = p.n_vocab;
     reserve_kv(st, st.n_past + n);
-    HYBRID_CUDA_CHECK(cudaMemcpyAsync(d_tokens, tokens, n * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
+    // h_tokens is free here: every batch ends with a stream synchronize
+    std::memcpy(h_tokens, tokens, static_cast<size_t>(n) * sizeof(int32_t));
+    HYBRID_CUDA_CHECK(cudaMemcpyAsync(d_tokens, h_tokens, n * sizeof(int32_t), cudaMemcpyHostToDevice, stream));
     kernels::set_i32(d_n_past, static_cast<int32_t>(st.n_past), stream);
+    tick("copies in");
     if (n == 1) {
       run_decode(st);  // logits of the token in `logits`, its argmax in d_argmax
       if ((all || last) && host)
         HYBRID_CUDA_CHECK(cudaMemcpyAsync(host, logits, V * sizeof(float), cudaMemcpyDeviceToHost, stream));
       if (greedy) HYBRID_CUDA_CHECK(cudaMemcpyAsync(h_id, d_argmax, sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
+      tick("copies out");
     } else {
       forward_layers(st, n);
       if (all) {
@@ -547,9 +601,11 @@ struct CudaEngineImpl {
         if (last && host) HYBRID_CUDA_CHECK(cudaMemcpyAsync(host, logits, V * sizeof(float), cudaMemcpyDeviceToHost, stream));
         if (greedy) {
           kernels::argmax(logits, V, d_argmax, stream);
+          tick("argmax");
           HYBRID_CUDA_CHECK(cudaMemcpyAsync(h_id, d_argmax, sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
         }
       }
+      tick("copies out");
     }
     HYBRID_CUDA_CHECK(cudaStreamSynchronize(stream));
     st.n_past += n;
@@ -799,6 +855,33 @@ double CudaEngine::copy_bandwidth_gbs(uint64_t bytes, int reps) {
 }
 
 void CudaEngine::synchronize() { HYBRID_CUDA_CHECK(cudaStreamSynchronize(impl_->stream)); }
+
+std::vector<std::pair<std::string, double>> CudaEngine::profile_eval(CudaState& state, const int32_t* tokens, int64_t n) {
+  auto& e = *impl_;
+  auto& st = state_of(state);
+  if (n < 1 || n > e.B) throw InputError("profile_eval: n must be 1.." + std::to_string(e.B));
+  e.check_input(st, tokens, n);
+  HYBRID_CUDA_CHECK(cudaSetDevice(e.device));
+  std::vector<std::pair<std::string, double>> rows;
+  const bool graphs_were = e.graphs;
+  e.graphs = false;
+  HYBRID_CUDA_CHECK(cudaStreamSynchronize(e.stream));
+  HYBRID_CUDA_CHECK(cudaEventRecord(e.ev0, e.stream));
+  e.prof = &rows;
+  try {
+    e.batch(st, tokens, n, false, false, true, nullptr);
+  } catch (...) {
+    e.prof = nullptr;
+    e.graphs = graphs_were;
+    throw;
+  }
+  e.prof = nullptr;
+  e.graphs = graphs_were;
+  double total = 0;
+  for (const auto& r : rows) total += r.second;
+  rows.emplace_back("total", total);
+  return rows;
+}
 bool CudaEngine::graphs_enabled() const { return impl_->graphs; }
 void CudaEngine::set_graphs_enabled(bool on) { impl_->graphs = on; }
 

@@ -13,6 +13,8 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/engine.h"
 
@@ -109,6 +111,10 @@ class CudaEngine {
   // Whether decode steps replay CUDA graphs (false after a capture failure, or when disabled).
   bool graphs_enabled() const;
   void set_graphs_enabled(bool on);
+  // Profiling (hybrid bench with HYBRID_CUDA_PROFILE=1): reads tokens[n] (n <= max_batch) with plain launches,
+  // synchronizing and timing every op with cudaEvents. Returns (op kind, microseconds summed over layers) in
+  // first-seen order, ending with ("total", sum). Logits of the last token only; the state advances by n.
+  std::vector<std::pair<std::string, double>> profile_eval(CudaState& state, const int32_t* tokens, int64_t n);
 
  private:
   std::unique_ptr<CudaEngineImpl> impl_;
