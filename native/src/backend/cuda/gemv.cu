@@ -256,7 +256,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(Layout L, const float
     for (int t = 0; t < N; ++t) acc[r][t] = 0.0f;
 
   const int units = static_cast<int>(L.K / U::V);
-  constexpr int kUnroll = N <= 2 ? 2 : 1;  // two units' loads in flight; for larger N the registers run out
+  // Units in flight per lane: 16-bit weights with one activation row carry half the bytes of F32 per unit
+  // (F32 reached 83% of copy bandwidth on an H200, F16/BF16 59-69% with 2), so they unroll 4; registers run
+  // out for larger N.
+  constexpr int kUnroll = (N == 1 && (F == Format::F16 || F == Format::BF16)) ? 4 : N <= 2 ? 2 : 1;
 #pragma unroll kUnroll
   for (int u = part * 32 + lane; u < units; u += 32 * ks) {
     typename U::Raw raw[R];
