@@ -76,6 +76,11 @@ export class RemoteBackend implements RemoteBackendLike {
     }
   }
 
+  /** Forget the cached model status (a new key, other settings): the next status() asks the endpoint. */
+  invalidate(): void {
+    this.statusCache = undefined;
+  }
+
   /** GET /v1/models now (the status bar's periodic ping). */
   async ping(): Promise<RemoteModel[]> {
     return this.track((c) => c.models());

@@ -137,12 +137,14 @@ export function setupRemote(
       if (value.trim() === '') await context.secrets.delete(key);
       else await context.secrets.store(key, value.trim());
       log.info(`remote API key for ${key.split('/').slice(1).join('/')} ${value.trim() ? 'set' : 'removed'}`);
+      remote.invalidate();
       ping();
       onBackendChange();
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.backend`) || e.affectsConfiguration(`${SECTION}.remote`)) {
         log.info(`backend: ${backendKind()}${backendKind() === 'remote' ? ` ${remoteSettings().endpoint}` : ''}`);
+        remote.invalidate();
         item.render();
         ping();
         onBackendChange();

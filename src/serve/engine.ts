@@ -4,10 +4,10 @@
 // the worker's `complete` request at the end of the prompt, with the suffix after the cursor for FIM models
 // (the worker builds <fim_prefix>…<fim_suffix>…<fim_middle> from the GGUF's FIM tokens), then closed.
 import { statusFromInfo } from '../chat/chatBackend';
-import type { CancellationLike, RuntimeClient } from '../runtime/client';
+import { RuntimeError, type CancellationLike, type RuntimeClient } from '../runtime/client';
 import { buildChatPrompt, DEFAULT_SYSTEM_PROMPT } from '../shared/chatPrompt';
 import { toConversation } from '../shared/commands/lmMessages';
-import type { ChatResult, CompleteResult, SamplingParams, StreamPart } from '../shared/protocol';
+import { ErrorCode, type ChatResult, type CompleteResult, type SamplingParams, type StreamPart } from '../shared/protocol';
 import type { ServeChatOptions, ServeCompleteOptions, ServeEngine, ServeMessage } from './server';
 import { HttpError } from './server';
 
@@ -62,19 +62,23 @@ export class WorkerEngine implements ServeEngine {
     });
     const wanted = (o.maxTokens ?? this.o.defaultMaxTokens ?? 1024) + (built.thinking?.budget ?? 0);
     const stop = [...built.stop, ...(o.stop ?? [])].slice(0, 16);
-    return this.o.client.stream(
-      'chat',
-      {
-        prompt: built.prompt,
-        addBos: built.addBos,
-        maxTokens: roomFor(built.prompt, wanted, status.model.contextLength),
-        stop: stop.length ? stop : undefined,
-        thinking: built.thinking,
-        sampling: samplingOf(o),
-      },
-      (parts) => onParts(parts),
-      token,
-    );
+    const run = (maxTokens: number) =>
+      this.o.client.stream(
+        'chat',
+        { prompt: built.prompt, addBos: built.addBos, maxTokens, stop: stop.length ? stop : undefined, thinking: built.thinking, sampling: samplingOf(o) },
+        (parts) => onParts(parts),
+        token,
+      );
+    try {
+      return await run(roomFor(built.prompt, wanted, status.model.contextLength));
+    } catch (e) {
+      // The estimate was short of the prompt's real length: the worker says it; ask again with the room left.
+      const needs = e instanceof RuntimeError && e.code === ErrorCode.BadInput ? /prompt needs (\d+) tokens/.exec(e.message) : null;
+      if (!needs) throw e;
+      const room = status.model.contextLength - Number(needs[1]) - 1;
+      if (room < 1) throw new HttpError(400, e instanceof Error ? e.message : String(e));
+      return run(Math.min(wanted, room));
+    }
   }
 
   async complete(prompt: string, suffix: string | undefined, o: ServeCompleteOptions, onText: (text: string) => void, token: CancellationLike): Promise<CompleteResult> {

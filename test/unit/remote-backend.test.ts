@@ -182,3 +182,14 @@ test('local: the real worker gets the request without the remote part (its proto
   const r = await sw.chat.chat(chatRequest('hi'), () => undefined, token0);
   assert.ok(r.answerTokens + r.reasoningTokens > 0);
 });
+
+test('invalidate(): a key changed since the last status is seen by the next one', async () => {
+  let key = token;
+  const remote = new RemoteBackend({ settings: () => settings, apiKey: async () => key });
+  assert.equal((await remote.chat.status()).ready, true);
+  key = 'changed';
+  assert.equal((await remote.chat.status()).ready, true, 'cached for a while');
+  remote.invalidate();
+  const s = await remote.chat.status();
+  assert.match(!s.ready ? s.reason : '', /401/);
+});

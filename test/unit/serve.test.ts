@@ -13,7 +13,19 @@ import { RemoteClient, RemoteError } from '../../src/remote/client';
 import { WorkerEngine } from '../../src/serve/engine';
 import { HybridServer, isLoopback, tokenMatches } from '../../src/serve/server';
 import type { StreamPart } from '../../src/shared/protocol';
+import { writeChatFixtureModel } from '../e2e/suite/chatModel';
 import { disposeClients, makeClient, root, tinyModel, waitFor } from './runtime-helpers';
+
+/** The Nano-2-like chat fixture: its end-of-turn logits are zero, so every answer runs to max_tokens (a long stream). */
+let endless: string | undefined;
+function endlessModel(): string {
+  if (!endless) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hybrid-serve-endless-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    endless = writeChatFixtureModel(path.join(dir, 'endless.gguf'), root);
+  }
+  return endless;
+}
 
 let server: HybridServer;
 let url: string;
@@ -156,7 +168,23 @@ test('text completions: a prompt, and a prompt with a suffix (FIM), streamed and
   assert.equal(whole.json.usage.completion_tokens, 3);
 });
 
+test('max_tokens beyond the context is cut to the room the prompt leaves', async () => {
+  const { c } = makeClient({}, { modelPath: endlessModel(), contextLength: 512 });
+  await c.start();
+  const server = new HybridServer({ engine: new WorkerEngine({ client: c, contextLength: 512 }), token });
+  const url = (await server.listen()).url;
+  const r = await new RemoteClient({ endpoint: url, apiKey: () => token, timeoutMs: 60_000 }).chat({ messages: [{ role: 'user', content: 'Hi' }], maxTokens: 100_000, thinking: false }, () => undefined);
+  assert.equal(r.stopReason, 'maxTokens');
+  assert.ok(r.stats.promptTokens + r.reasoningTokens + r.answerTokens <= 512, `${r.stats.promptTokens} + ${r.reasoningTokens} + ${r.answerTokens}`);
+  await server.close();
+});
+
 test('a client that disconnects mid-stream cancels its generation; the server serves the next request', async () => {
+  const { c } = makeClient({}, { modelPath: endlessModel() });
+  await c.start();
+  const server = new HybridServer({ engine: new WorkerEngine({ client: c, contextLength: 2048 }), token });
+  const url = (await server.listen()).url;
+  const jobs = async () => (await c.request('info', {})).jobs;
   const before = server.disconnects;
   const abort = new AbortController();
   const res = await fetch(`${url}/chat/completions`, {
@@ -175,8 +203,9 @@ test('a client that disconnects mid-stream cancels its generation; the server se
     void jobs().then((j) => (idle = j.running === 0 && j.queued === 0));
     return idle;
   }, 10_000, 'the generation to stop');
-  const r = await remote().chat({ messages: [{ role: 'user', content: 'again' }], maxTokens: 3 }, () => undefined);
+  const r = await new RemoteClient({ endpoint: url, apiKey: () => token, timeoutMs: 30_000 }).chat({ messages: [{ role: 'user', content: 'again' }], maxTokens: 3 }, () => undefined);
   assert.ok(r.answerTokens + r.reasoningTokens > 0);
+  await server.close();
 });
 
 // ---- dist/serve.js as a process ----
@@ -237,7 +266,7 @@ test('dist/serve.js: refuses bad arguments; a non-loopback --host gets a warning
 });
 
 test('dist/serve.js killed mid-stream: the client keeps what arrived and reports the answer incomplete', { skip: !fs.existsSync(serveJs) && 'dist/serve.js not built' }, async () => {
-  const s = await startServe(['--model', tinyModel(), '--port', '0', '--device', 'cpu', '--threads', '1', '--context', '2048', '--max-tokens', '100000', '--thinking-budget', '0']);
+  const s = await startServe(['--model', endlessModel(), '--port', '0', '--device', 'cpu', '--threads', '1', '--context', '2048', '--thinking-budget', '0']);
   const client = new RemoteClient({ endpoint: s.url, apiKey: () => s.token, timeoutMs: 10_000 });
   const parts: StreamPart[] = [];
   const e = await client
@@ -252,6 +281,8 @@ test('dist/serve.js killed mid-stream: the client keeps what arrived and reports
   assert.ok(e instanceof RemoteError, `a RemoteError (got ${e})`);
   assert.equal(e.kind, 'cut', e.message);
   assert.match(e.message, /incomplete/);
-  assert.ok(e.partial && e.partial.answer + e.partial.reasoning === parts.map((p) => p.text).join(''), 'what arrived is kept');
+  assert.ok(e.partial, 'what arrived is kept');
+  assert.equal(e.partial.reasoning, parts.filter((p) => p.kind === 'reasoning').map((p) => p.text).join(''));
+  assert.equal(e.partial.answer, parts.filter((p) => p.kind === 'answer').map((p) => p.text).join(''));
   assert.ok(parts.length >= 3);
 });
