@@ -11,6 +11,9 @@
 // and the decode steps that follow it), 2e-2 through the GEMM path (a prompt in one batch of 40, and the
 // decode steps after it, which inherit its rounding). A looser sanity check (1e-1) against the CPU engine on
 // the quantized file itself is printed beside it.
+//
+// The conformance checks run with both Mamba-2 scan kernels: the default (sequential, one warp per head row)
+// and HYBRID_CUDA_SCAN=staged (the same recurrence from shared-memory chunks); the variable is read per launch.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -205,13 +208,17 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
     return r;
   };
 
-  {
+  struct ScanEnv {  // HYBRID_CUDA_SCAN is unset again however this scope ends (a throwing check included)
+    ~ScanEnv() { unsetenv("HYBRID_CUDA_SCAN"); }
+  } scan_env;
+  for (const char* scan : {"seq", "staged"}) {
+    setenv("HYBRID_CUDA_SCAN", scan, 1);
     {  // A: batches of 8
       CudaEngine gpu8(L.model, 0, 8);
       const Run g = gpu_run(gpu8);
       const double dp = rel_diff(ref.prompt.data(), g.prompt.data(), ref.prompt.size());
       const double dd = rel_diff(ref.steps.data(), g.steps.data(), ref.steps.size());
-      std::printf("  %s: batches of 8 vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)", fname,
+      std::printf("  %s [scan %s]: batches of 8 vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)", fname, scan,
                   twin ? " on the F32 twin" : "", dp, dd, tol_gemv);
       if (cpu_q) {
         const double sp = rel_diff(ref_q.prompt.data(), g.prompt.data(), ref_q.prompt.size());
@@ -230,13 +237,14 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
       const Run g = gpu_run(gpu);
       const double dp = rel_diff(ref.prompt.data(), g.prompt.data(), ref.prompt.size());
       const double dd = rel_diff(ref.steps.data(), g.steps.data(), ref.steps.size());
-      std::printf("  %s: one batch of 40 (GEMM) vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)\n", fname,
-                  twin ? " on the F32 twin" : "", dp, dd, tol_gemm);
+      std::printf("  %s [scan %s]: one batch of 40 (GEMM) vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)\n",
+                  fname, scan, twin ? " on the F32 twin" : "", dp, dd, tol_gemm);
       CHECK(dp <= tol_gemm);
       CHECK(dd <= tol_gemm);
     }
   }
 
+  unsetenv("HYBRID_CUDA_SCAN");
   if (greedy_identical) {  // batches of 8 (GEMV path: no f16 rounding of activations in the prompt)
     CudaEngine gpu8(L.model, 0, 8);
     auto c2 = cpu.new_state(128);

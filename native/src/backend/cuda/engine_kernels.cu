@@ -3,6 +3,8 @@
 // split-K online-softmax attention with a combine pass.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -163,6 +165,83 @@ __global__ void ssm_scan_kernel(const float* __restrict__ xbc, int64_t xbc_strid
   for (int k = 0; k < kScanPerLane; ++k) {
     const int64_t nn = lane + k * kWarp;
     if (nn < N) s[nn] = reg[k];
+  }
+}
+
+// The same recurrence, opt-in with HYBRID_CUDA_SCAN=staged: one block per (head, 8 head rows), one warp per
+// row as above; the block stages a chunk of kStagedT time steps (B and C of the head's group, softplus(dt),
+// exp(dt*A), the 8 rows' x) in shared memory with coalesced loads, then each warp runs the chunk's steps from
+// shared memory. Same arithmetic per step as ssm_scan_kernel.
+constexpr int kStagedWarps = 8;
+constexpr int kStagedT = 16;  // 2 x 16 x kMaxSsmState(256) floats = 32 KiB of shared memory
+
+__global__ void __launch_bounds__(kStagedWarps * kWarp)
+    ssm_scan_staged_kernel(const float* __restrict__ xbc, int64_t xbc_stride, const float* __restrict__ dt,
+                           int64_t dt_stride, const float* __restrict__ dt_bias, const float* __restrict__ a,
+                           const float* __restrict__ d_skip, float* __restrict__ state, float* __restrict__ y,
+                           int64_t n, int64_t H, int64_t P, int64_t N, int64_t G) {
+  __shared__ float sB[kStagedT][kMaxSsmState];
+  __shared__ float sC[kStagedT][kMaxSsmState];
+  __shared__ float sdt[kStagedT], sdA[kStagedT];
+  __shared__ float sx[kStagedT][kStagedWarps];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  const int64_t h = blockIdx.x;
+  const int64_t i = static_cast<int64_t>(blockIdx.y) * kStagedWarps + warp;
+  const bool active = i < P;  // the same for the whole warp
+  const int64_t Din = H * P, g = h / (H / G);
+  float* s = state + (h * P + (active ? i : 0)) * N;
+  float reg[kScanPerLane];
+#pragma unroll
+  for (int k = 0; k < kScanPerLane; ++k) {
+    const int64_t nn = lane + k * kWarp;
+    reg[k] = (active && nn < N) ? s[nn] : 0.0f;
+  }
+  const float bias = dt_bias[h], ah = a[h], dh = d_skip[h];
+  for (int64_t t0 = 0; t0 < n; t0 += kStagedT) {
+    const int T = static_cast<int>(min(static_cast<int64_t>(kStagedT), n - t0));
+    __syncthreads();  // every warp is done with the previous chunk
+    for (int e = threadIdx.x; e < T * static_cast<int>(N); e += blockDim.x) {
+      const int tt = e / static_cast<int>(N), nn = e % static_cast<int>(N);
+      const float* xt = xbc + (t0 + tt) * xbc_stride;
+      sB[tt][nn] = xt[Din + g * N + nn];
+      sC[tt][nn] = xt[Din + G * N + g * N + nn];
+    }
+    for (int tt = threadIdx.x; tt < T; tt += blockDim.x) {
+      const float dsp = softplus_f(dt[(t0 + tt) * dt_stride + h] + bias);
+      sdt[tt] = dsp;
+      sdA[tt] = expf(dsp * ah);
+    }
+    for (int e = threadIdx.x; e < T * kStagedWarps; e += blockDim.x) {
+      const int tt = e / kStagedWarps, w = e % kStagedWarps;
+      const int64_t ii = static_cast<int64_t>(blockIdx.y) * kStagedWarps + w;
+      sx[tt][w] = ii < P ? xbc[(t0 + tt) * xbc_stride + h * P + ii] : 0.0f;
+    }
+    __syncthreads();
+    if (active) {
+      for (int tt = 0; tt < T; ++tt) {
+        const float dt_sp = sdt[tt], dA = sdA[tt], x = sx[tt][warp];
+        const float x_dt = x * dt_sp;
+        float sum = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kScanPerLane; ++k) {
+          const int nn = lane + k * kWarp;
+          if (nn < N) {
+            const float v = reg[k] * dA + sB[tt][nn] * x_dt;
+            reg[k] = v;
+            sum += v * sC[tt][nn];
+          }
+        }
+        sum = warp_sum(sum);
+        if (lane == 0) y[(t0 + tt) * Din + h * P + i] = sum + x * dh;
+      }
+    }
+  }
+  if (active) {
+#pragma unroll
+    for (int k = 0; k < kScanPerLane; ++k) {
+      const int64_t nn = lane + k * kWarp;
+      if (nn < N) s[nn] = reg[k];
+    }
   }
 }
 
@@ -405,6 +484,15 @@ void ssm_scan(const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_
   if (n <= 0) return;
   if (N < 1 || N > kMaxSsmState) throw std::runtime_error("ssm_scan: d_state " + std::to_string(N) + " unsupported");
   if (H < 1 || P < 1 || G < 1 || H % G != 0) throw std::runtime_error("ssm_scan: bad head/group dimensions");
+  const char* mode = std::getenv("HYBRID_CUDA_SCAN");  // read per call: tests switch it between engines
+  if (mode && std::strcmp(mode, "staged") == 0) {
+    const int64_t ry = (P + kStagedWarps - 1) / kStagedWarps;
+    if (H > 0x7fffffff || ry > 65535) throw std::runtime_error("ssm_scan: too many heads or head rows");
+    ssm_scan_staged_kernel<<<dim3(static_cast<unsigned>(H), static_cast<unsigned>(ry)), kStagedWarps * kWarp, 0, s>>>(
+        xbc, xbc_stride, dt, dt_stride, dt_bias, a, d_skip, state, y, n, H, P, N, G);
+    HYBRID_CUDA_LAUNCH_CHECK();
+    return;
+  }
   const int64_t blocks = (H * P + kScanWarps - 1) / kScanWarps;
   if (blocks > 0x7fffffff) throw std::runtime_error("ssm_scan: too many heads");
   ssm_scan_kernel<<<static_cast<unsigned>(blocks), kScanWarps * kWarp, 0, s>>>(xbc, xbc_stride, dt, dt_stride, dt_bias,
