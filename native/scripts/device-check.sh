@@ -71,6 +71,7 @@ SMALL="$FIXTURE_DIR/hybrid-small-bf16.gguf"
 step fixture-small 60 "$HYBRID" make-fixture --preset small --type bf16 --out "$SMALL"
 step bench-small-cuda 90 bash -c "HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$SMALL' --device cuda --json --prompt-tokens 512 \
   --gen-tokens 64 --edit-doc-tokens 2048 > '$OUT/bench-small-cuda.json'"
+grep -A40 '^HYBRID_CUDA_PROFILE' "$OUT/bench-small-cuda.log" | grep -v '^{' | head -40
 step bench-small-cuda-staged 90 bash -c "HYBRID_CUDA_SCAN=staged HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$SMALL' --device cuda \
   --json --prompt-tokens 512 --gen-tokens 64 --edit-doc-tokens 2048 > '$OUT/bench-small-cuda-staged.json'"
 step bench-small-cpu 90 bash -c "'$HYBRID' bench '$SMALL' --device cpu --threads $(nproc) --json --prompt-tokens 512 \
@@ -104,6 +105,7 @@ for type in bf16 q8_0; do
   step "bench-$type" 180 bash -c "HYBRID_CUDA_PROFILE=$PROF '$HYBRID' bench '$f' --device cuda --json --prompt-tokens $PROMPT \
     --gen-tokens $GEN --edit-doc-tokens $EDIT_DOC > '$OUT/bench-$type.json'"
   cat "$OUT/bench-$type.json" >> "$OUT/bench-$type.log" 2>/dev/null
+  if [ "$PROF" = "1" ]; then grep -A40 '^HYBRID_CUDA_PROFILE' "$OUT/bench-$type.log" | grep -v '^{' | head -40; fi
   if [ "$type" = "bf16" ]; then  # the opt-in staged scan kernel on the same file (prefill and edit latency)
     step "bench-$type-staged" 120 bash -c "HYBRID_CUDA_SCAN=staged HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$f' --device cuda \
       --json --prompt-tokens $PROMPT --gen-tokens 32 --edit-doc-tokens 2048 > '$OUT/bench-$type-staged.json'"
@@ -146,5 +148,8 @@ summary["ctest"] = next((l for l in open(os.path.join(out, "ctest.log")) if "tes
 summary["failed_steps"] = [s["step"] for s in steps if s["rc"] != 0]
 with open(os.path.join(out, "summary.json"), "w") as f:
     json.dump(summary, f, indent=1)
-print(json.dumps(summary, indent=1))
+# compact on the console (the session's output is truncated); the full summary is in summary.json
+summary.pop("opbench_summary", None)
+summary["steps"] = " ".join(f'{s["step"]}:{s["rc"]}:{s["seconds"]}s' for s in steps)
+print(json.dumps(summary, separators=(",", ":")))
 PY
