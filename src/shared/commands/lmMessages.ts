@@ -3,7 +3,7 @@
 // chat template wants a system message, alternating user/assistant turns and a final user message. Here the
 // list is normalized (adjacent messages of one role merged, tool parts written out as text, a trailing
 // assistant message dropped) into the prior turns and the last user message buildChatPrompt() takes. Also the
-// token estimate used while the worker protocol has no tokenize request.
+// token estimate used where no exact count is available (a remote backend).
 
 export type LmRole = 'user' | 'assistant' | 'system';
 
@@ -64,8 +64,8 @@ export function toConversation(messages: readonly LmMessage[]): LmConversation {
 }
 
 /**
- * Tokens of a text, estimated: the worker protocol has no tokenize request yet, so this counts UTF-8 bytes
- * over 3 (byte-level BPE vocabularies of 131k entries give ~3.5-4.5 bytes a token on English and code), an
+ * Tokens of a text, estimated, for when the backend cannot count exactly (remote endpoints; the local worker
+ * has a tokenize request): UTF-8 bytes over 3 (byte-level BPE vocabularies of 131k entries give ~3.5-4.5 bytes a token on English and code), an
  * overestimate on purpose: a caller budgeting its context never overflows it. The chat view's
  * maxTokensFor() uses the same rule.
  */
