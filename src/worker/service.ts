@@ -553,12 +553,15 @@ export class WorkerService {
     const settings = this.settings as InitializeParams;
     const system = JSON.parse(addon.systemInfo()) as NativeSystemInfo;
     const cudaUsable = system.cuda.devices.length > 0;
-    const using = settings.device !== 'cpu' && cudaUsable ? 'cuda' : 'cpu';
+    // The worker's sessions run on the CPU engine; the CUDA engine (native/src/backend/cuda) serves the CLI
+    // (`hybrid bench|generate|logits --device cuda`) and is not wired into the addon's sessions yet, so a
+    // usable GPU is reported, not claimed.
+    const using = 'cpu';
     const reason =
       settings.device === 'cpu'
         ? 'the device setting is "cpu"'
         : cudaUsable
-          ? `CUDA device 0: ${system.cuda.devices[0].name}`
+          ? `CUDA device 0 (${system.cuda.devices[0].name}) is usable, but the extension's runtime runs on the CPU for now (the CUDA engine serves the CLI: hybrid … --device cuda)`
           : `falling back to the CPU: ${system.cuda.status}`;
     const modelPath = this.model?.path ?? settings.modelPath ?? '';
     let model: RuntimeInfo['model'] = { path: modelPath, status: 'none', load: { state: 'none' } };
