@@ -25,7 +25,8 @@ if [ "$TRAIN_SECONDS" != "0" ]; then
   echo "training started (pid $TPID, budget ${TRAIN_SECONDS}s)"
 fi
 if [ "$MODE" = "full" ]; then
-  OUT="$C" BUILD="$B" bash native/scripts/device-check.sh > "$C/console.log" 2>&1
+  # bounded, so that the packing below always runs inside the device call's own limit
+  OUT="$C" BUILD="$B" timeout --kill-after=5 "${CUDA_SECONDS:-480}" bash native/scripts/device-check.sh > "$C/console.log" 2>&1
 else
   {
     nvidia-smi
