@@ -12,8 +12,10 @@
 // decode steps after it, which inherit its rounding). A looser sanity check (1e-1) against the CPU engine on
 // the quantized file itself is printed beside it.
 //
-// The conformance checks run with both Mamba-2 scan kernels: the default (sequential, one warp per head row)
-// and HYBRID_CUDA_SCAN=staged (the same recurrence from shared-memory chunks); the variable is read per launch.
+// The conformance checks run with both sets of Mamba-2 kernels: HYBRID_CUDA_SCAN=seq + HYBRID_CUDA_CONV=seq
+// (the sequential scan, one warp per head row; the conv sequential over the tokens per channel) and the
+// defaults (the staged scan, the same recurrence from shared-memory chunks; the prefill conv parallel over
+// (token, channel)); the variables are read per launch.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -208,17 +210,28 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
     return r;
   };
 
-  struct ScanEnv {  // HYBRID_CUDA_SCAN is unset again however this scope ends (a throwing check included)
-    ~ScanEnv() { unsetenv("HYBRID_CUDA_SCAN"); }
-  } scan_env;
-  for (const char* scan : {"seq", "staged"}) {
-    setenv("HYBRID_CUDA_SCAN", scan, 1);
+  struct KernelEnv {  // the kernel variables are unset again however this scope ends (a throwing check included)
+    ~KernelEnv() {
+      unsetenv("HYBRID_CUDA_SCAN");
+      unsetenv("HYBRID_CUDA_CONV");
+    }
+  } kernel_env;
+  // Two kernel configurations: "seq" = HYBRID_CUDA_SCAN=seq + HYBRID_CUDA_CONV=seq (the sequential scan and
+  // the per-channel sequential conv); "default" = both unset (the staged scan, the parallel prefill conv).
+  for (const char* scan : {"seq", "default"}) {
+    if (std::strcmp(scan, "seq") == 0) {
+      setenv("HYBRID_CUDA_SCAN", "seq", 1);
+      setenv("HYBRID_CUDA_CONV", "seq", 1);
+    } else {
+      unsetenv("HYBRID_CUDA_SCAN");
+      unsetenv("HYBRID_CUDA_CONV");
+    }
     {  // A: batches of 8
       CudaEngine gpu8(L.model, 0, 8);
       const Run g = gpu_run(gpu8);
       const double dp = rel_diff(ref.prompt.data(), g.prompt.data(), ref.prompt.size());
       const double dd = rel_diff(ref.steps.data(), g.steps.data(), ref.steps.size());
-      std::printf("  %s [scan %s]: batches of 8 vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)", fname, scan,
+      std::printf("  %s [kernels %s]: batches of 8 vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)", fname, scan,
                   twin ? " on the F32 twin" : "", dp, dd, tol_gemv);
       if (cpu_q) {
         const double sp = rel_diff(ref_q.prompt.data(), g.prompt.data(), ref_q.prompt.size());
@@ -237,7 +250,7 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
       const Run g = gpu_run(gpu);
       const double dp = rel_diff(ref.prompt.data(), g.prompt.data(), ref.prompt.size());
       const double dd = rel_diff(ref.steps.data(), g.steps.data(), ref.steps.size());
-      std::printf("  %s [scan %s]: one batch of 40 (GEMM) vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)\n",
+      std::printf("  %s [kernels %s]: one batch of 40 (GEMM) vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)\n",
                   fname, scan, twin ? " on the F32 twin" : "", dp, dd, tol_gemm);
       CHECK(dp <= tol_gemm);
       CHECK(dd <= tol_gemm);
@@ -245,6 +258,7 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
   }
 
   unsetenv("HYBRID_CUDA_SCAN");
+  unsetenv("HYBRID_CUDA_CONV");
   if (greedy_identical) {  // batches of 8 (GEMV path: no f16 rounding of activations in the prompt)
     CudaEngine gpu8(L.model, 0, 8);
     auto c2 = cpu.new_state(128);

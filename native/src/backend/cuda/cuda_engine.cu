@@ -148,6 +148,7 @@ struct CudaEngineImpl {
   float *h = nullptr, *x = nullptr, *out = nullptr, *big = nullptr, *y = nullptr;
   float *ffn_g = nullptr, *ffn_u = nullptr, *logits = nullptr, *attn_ws = nullptr;
   void* mm_scratch = nullptr;
+  float* conv_tmp = nullptr;  // [B][conv channels]: the parallel prefill conv's outputs (Mamba-2 models)
   int32_t *d_tokens = nullptr, *d_n_past = nullptr, *d_argmax = nullptr;
   int64_t logit_rows = 1;
   // pinned host staging
@@ -310,11 +311,14 @@ struct CudaEngineImpl {
 
     // ---- workspace, once, for B tokens ----
     const size_t E = p.n_embd;
-    size_t widest = E, y_width = std::max<size_t>(p.ssm_d_inner, E), ffn_width = 0;
+    size_t widest = E, y_width = std::max<size_t>(p.ssm_d_inner, E), ffn_width = 0, conv_width = 0;
     int64_t max_nh = 1;
     for (uint32_t il = 0; il < p.n_layer; ++il) {
       switch (p.kinds[il]) {
-        case LayerKind::Mamba2: widest = std::max<size_t>(widest, p.ssm_in_rows()); break;
+        case LayerKind::Mamba2:
+          widest = std::max<size_t>(widest, p.ssm_in_rows());
+          conv_width = std::max<size_t>(conv_width, p.ssm_conv_channels());
+          break;
         case LayerKind::Attention:
           widest = std::max<size_t>(widest, (p.n_head[il] + 2ull * p.n_head_kv[il]) * p.head_dim);
           y_width = std::max<size_t>(y_width, size_t(p.n_head[il]) * p.head_dim);
@@ -331,6 +335,7 @@ struct CudaEngineImpl {
     out = allocs.alloc<float>(Bs * E, "workspace out");
     big = allocs.alloc<float>(Bs * widest, "workspace big");
     y = allocs.alloc<float>(Bs * y_width, "workspace y");
+    if (conv_width > 0 && B > 1) conv_tmp = allocs.alloc<float>(Bs * conv_width, "workspace conv");
     if (ffn_width > 0) {
       ffn_g = allocs.alloc<float>(Bs * ffn_width, "workspace ffn gate");
       ffn_u = allocs.alloc<float>(Bs * ffn_width, "workspace ffn up");
@@ -460,7 +465,8 @@ struct CudaEngineImpl {
     tick("matmul ssm_in");
     float* xbc = big + Din;
     const float* dt = big + 2 * Din + 2 * GN;
-    kernels::ssm_conv(xbc, n, P, C, p.ssm_d_conv, w.conv_w, w.conv_b, st.rec + st.conv_off[il], stream);
+    kernels::ssm_conv(xbc, n, P, C, p.ssm_d_conv, w.conv_w, w.conv_b, st.rec + st.conv_off[il], conv_tmp,
+                     stream);
     tick("ssm_conv");
     kernels::ssm_scan(xbc, P, dt, P, w.dt_b, w.a, w.d, st.rec + st.ssm_off[il], y, n, p.ssm_n_head, p.ssm_head_dim(), N, G,
                       stream);

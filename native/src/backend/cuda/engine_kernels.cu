@@ -120,6 +120,47 @@ __global__ void ssm_conv_kernel(float* __restrict__ xbc, int64_t n, int64_t stri
   for (int k = 0; k < K - 1; ++k) st[k] = window[k];
 }
 
+// The same conv, parallel over (token, channel) for a batch (default for n > 1; HYBRID_CUDA_CONV=seq selects
+// ssm_conv_kernel). Reads the pre-conv inputs xbc and the old state (input at position j < 0 is
+// state[c][K-1+j]), writes silu(conv + bias) to out[t * C + c]; the products are summed in the order of
+// ssm_conv_kernel, so the results are the same bits.
+__global__ void ssm_conv_par_kernel(const float* __restrict__ xbc, int64_t n, int64_t stride, int64_t C, int K,
+                                    const float* __restrict__ weight, const float* __restrict__ bias,
+                                    const float* __restrict__ state, float* __restrict__ out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * C; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = i / C, c = i % C;
+    const float* st = state + c * (K - 1);
+    const float* wc = weight + c * K;
+    float acc = 0.0f;
+    for (int k = 0; k < K; ++k) {
+      const int64_t j = t - (K - 1) + k;  // input position
+      const float v = j >= 0 ? xbc[j * stride + c] : st[(K - 1) + j];
+      acc = k == 0 ? v * wc[0] : fmaf(v, wc[k], acc);
+    }
+    out[i] = silu_f(acc + bias[c]);
+  }
+}
+
+// Conv state after n inputs: the last K-1 of [old state (K-1) | inputs (n)], per channel. Runs before the
+// outputs are copied over xbc. In place: entry k reads old entry n + k > k, never one already rewritten.
+__global__ void ssm_conv_state_kernel(const float* __restrict__ xbc, int64_t n, int64_t stride, int64_t C, int K,
+                                      float* __restrict__ state) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= C) return;
+  float* st = state + c * (K - 1);
+  for (int k = 0; k < K - 1; ++k) {
+    const int64_t j = n + k;  // position in the concatenation
+    st[k] = j < K - 1 ? st[j] : xbc[(j - (K - 1)) * stride + c];
+  }
+}
+
+// xbc[t * stride + c] = src[t * C + c]
+__global__ void copy_rows_kernel(const float* __restrict__ src, int64_t n, int64_t C, int64_t stride,
+                                 float* __restrict__ dst) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n * C; i += int64_t(gridDim.x) * blockDim.x)
+    dst[(i / C) * stride + (i % C)] = src[i];
+}
+
 constexpr int kScanWarps = 4;
 constexpr int kScanPerLane = kMaxSsmState / kWarp;  // 8
 
@@ -467,12 +508,24 @@ void swiglu(float* g, const float* u, int64_t n, cudaStream_t s) {
 }
 
 void ssm_conv(float* xbc, int64_t n, int64_t stride, int64_t C, int64_t K, const float* weight, const float* bias,
-              float* conv_state, cudaStream_t s) {
+              float* conv_state, float* tmp, cudaStream_t s) {
   if (n <= 0) return;
   if (K < 1 || K > kMaxConv) throw std::runtime_error("ssm_conv: conv kernel width " + std::to_string(K) + " unsupported");
   check_positive(C, "conv channels");
   const int threads = 128;
   const int64_t blocks = (C + threads - 1) / threads;
+  const char* mode = std::getenv("HYBRID_CUDA_CONV");  // read per call: tests switch it between engines
+  if (n > 1 && tmp && !(mode && std::strcmp(mode, "seq") == 0)) {
+    ssm_conv_par_kernel<<<grid_for(n * C, 256), 256, 0, s>>>(xbc, n, stride, C, static_cast<int>(K), weight, bias,
+                                                             conv_state, tmp);
+    HYBRID_CUDA_LAUNCH_CHECK();
+    ssm_conv_state_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(xbc, n, stride, C, static_cast<int>(K),
+                                                                            conv_state);
+    HYBRID_CUDA_LAUNCH_CHECK();
+    copy_rows_kernel<<<grid_for(n * C, 256), 256, 0, s>>>(tmp, n, C, stride, xbc);
+    HYBRID_CUDA_LAUNCH_CHECK();
+    return;
+  }
   ssm_conv_kernel<<<static_cast<unsigned>(blocks), threads, 0, s>>>(xbc, n, stride, C, static_cast<int>(K), weight,
                                                                      bias, conv_state);
   HYBRID_CUDA_LAUNCH_CHECK();

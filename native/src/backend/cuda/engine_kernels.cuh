@@ -27,9 +27,11 @@ void bias_relu_sqr(float* x, const float* b, int64_t rows, int64_t dim, cudaStre
 void swiglu(float* g, const float* u, int64_t n, cudaStream_t s);
 
 // Mamba-2 causal depthwise conv (ops::ssm_conv): xbc[t * stride + c] for t < n, c < C, in place ->
-// silu(conv + bias); conv_state [C][K-1] updated to the last K-1 inputs.
+// silu(conv + bias); conv_state [C][K-1] updated to the last K-1 inputs. n == 1 (or tmp null, or
+// HYBRID_CUDA_CONV=seq): one thread per channel, sequential over the tokens. Else parallel over (token,
+// channel) into tmp (n * C floats, device), then the state update and a copy back into xbc (same bits).
 void ssm_conv(float* xbc, int64_t n, int64_t stride, int64_t C, int64_t K, const float* weight, const float* bias,
-              float* conv_state, cudaStream_t s);
+              float* conv_state, float* tmp, cudaStream_t s);
 // Selective scan (ops::ssm_scan), sequential over the n tokens, one warp per (head, head_dim row).
 void ssm_scan(const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_stride, const float* dt_bias,
               const float* a, const float* d_skip, float* state, float* y, int64_t n, int64_t H, int64_t P, int64_t N,
