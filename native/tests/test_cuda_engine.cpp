@@ -13,9 +13,10 @@
 // the quantized file itself is printed beside it.
 //
 // The conformance checks run with both sets of Mamba-2 kernels: HYBRID_CUDA_SCAN=seq + HYBRID_CUDA_CONV=seq
-// (the sequential scan, one warp per head row; the conv sequential over the tokens per channel) and the
-// defaults (the staged scan, the same recurrence from shared-memory chunks; the prefill conv parallel over
-// (token, channel)); the variables are read per launch.
+// (the sequential scan, one warp per head row; the conv sequential over the tokens per channel), the
+// defaults (for batches the staged scan, the same recurrence from shared-memory chunks, and the conv
+// parallel over (token, channel); decode steps as with seq) and HYBRID_CUDA_SCAN=staged (the staged scan for
+// decode steps too); the variables are read per launch.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -216,15 +217,18 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
       unsetenv("HYBRID_CUDA_CONV");
     }
   } kernel_env;
-  // Two kernel configurations: "seq" = HYBRID_CUDA_SCAN=seq + HYBRID_CUDA_CONV=seq (the sequential scan and
-  // the per-channel sequential conv); "default" = both unset (the staged scan, the parallel prefill conv).
-  for (const char* scan : {"seq", "default"}) {
+  // Kernel configurations: "seq" = HYBRID_CUDA_SCAN=seq + HYBRID_CUDA_CONV=seq (the sequential scan and the
+  // per-channel sequential conv for every n); "default" = both unset (batches: the staged scan and the
+  // parallel conv; decode steps: the sequential ones); "staged" = HYBRID_CUDA_SCAN=staged (the staged scan
+  // for decode steps too).
+  for (const char* scan : {"seq", "default", "staged"}) {
+    unsetenv("HYBRID_CUDA_SCAN");
+    unsetenv("HYBRID_CUDA_CONV");
     if (std::strcmp(scan, "seq") == 0) {
       setenv("HYBRID_CUDA_SCAN", "seq", 1);
       setenv("HYBRID_CUDA_CONV", "seq", 1);
-    } else {
-      unsetenv("HYBRID_CUDA_SCAN");
-      unsetenv("HYBRID_CUDA_CONV");
+    } else if (std::strcmp(scan, "staged") == 0) {
+      setenv("HYBRID_CUDA_SCAN", "staged", 1);
     }
     {  // A: batches of 8
       CudaEngine gpu8(L.model, 0, 8);

@@ -209,8 +209,8 @@ __global__ void ssm_scan_kernel(const float* __restrict__ xbc, int64_t xbc_strid
   }
 }
 
-// The same recurrence, opt-in with HYBRID_CUDA_SCAN=staged: one block per (head, 8 head rows), one warp per
-// row as above; the block stages a chunk of kStagedT time steps (B and C of the head's group, softplus(dt),
+// The same recurrence, the default for batches (n > 1; HYBRID_CUDA_SCAN=seq selects ssm_scan_kernel): one
+// block per (head, 8 head rows), one warp per row as above; the block stages a chunk of kStagedT time steps (B and C of the head's group, softplus(dt),
 // exp(dt*A), the 8 rows' x) in shared memory with coalesced loads, then each warp runs the chunk's steps from
 // shared memory. Same arithmetic per step as ssm_scan_kernel.
 constexpr int kStagedWarps = 8;
@@ -537,8 +537,12 @@ void ssm_scan(const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_
   if (n <= 0) return;
   if (N < 1 || N > kMaxSsmState) throw std::runtime_error("ssm_scan: d_state " + std::to_string(N) + " unsupported");
   if (H < 1 || P < 1 || G < 1 || H % G != 0) throw std::runtime_error("ssm_scan: bad head/group dimensions");
-  const char* mode = std::getenv("HYBRID_CUDA_SCAN");  // read per call: tests switch it between engines
-  if (mode && std::strcmp(mode, "staged") == 0) {
+  // Default: the staged kernel for a batch (n > 1), the sequential one for a decode step (n == 1: nothing to
+  // stage). HYBRID_CUDA_SCAN=seq / =staged force one kernel for every n. Read per call: tests switch it.
+  const char* mode = std::getenv("HYBRID_CUDA_SCAN");
+  const bool force_seq = mode && std::strcmp(mode, "seq") == 0;
+  const bool force_staged = mode && std::strcmp(mode, "staged") == 0;
+  if (force_staged || (!force_seq && n > 1)) {
     const int64_t ry = (P + kStagedWarps - 1) / kStagedWarps;
     if (H > 0x7fffffff || ry > 65535) throw std::runtime_error("ssm_scan: too many heads or head rows");
     ssm_scan_staged_kernel<<<dim3(static_cast<unsigned>(H), static_cast<unsigned>(ry)), kStagedWarps * kWarp, 0, s>>>(

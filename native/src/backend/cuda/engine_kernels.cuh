@@ -32,7 +32,9 @@ void swiglu(float* g, const float* u, int64_t n, cudaStream_t s);
 // channel) into tmp (n * C floats, device), then the state update and a copy back into xbc (same bits).
 void ssm_conv(float* xbc, int64_t n, int64_t stride, int64_t C, int64_t K, const float* weight, const float* bias,
               float* conv_state, float* tmp, cudaStream_t s);
-// Selective scan (ops::ssm_scan), sequential over the n tokens, one warp per (head, head_dim row).
+// Selective scan (ops::ssm_scan), sequential over the n tokens, one warp per (head, head_dim row). n > 1:
+// the staged kernel (a block per head stages chunks of steps in shared memory); n == 1: the plain one.
+// HYBRID_CUDA_SCAN=seq / =staged force one kernel for every n.
 void ssm_scan(const float* xbc, int64_t xbc_stride, const float* dt, int64_t dt_stride, const float* dt_bias,
               const float* a, const float* d_skip, float* state, float* y, int64_t n, int64_t H, int64_t P, int64_t N,
               int64_t G, cudaStream_t s);
