@@ -210,9 +210,9 @@ __global__ void ssm_scan_kernel(const float* __restrict__ xbc, int64_t xbc_strid
 }
 
 // The same recurrence, the default for batches (n > 1; HYBRID_CUDA_SCAN=seq selects ssm_scan_kernel): one
-// block per (head, 8 head rows), one warp per row as above; the block stages a chunk of kStagedT time steps (B and C of the head's group, softplus(dt),
-// exp(dt*A), the 8 rows' x) in shared memory with coalesced loads, then each warp runs the chunk's steps from
-// shared memory. Same arithmetic per step as ssm_scan_kernel.
+// block per (head, 8 head rows), one warp per row as above; the block stages a chunk of kStagedT time steps
+// (B and C of the head's group, softplus(dt), exp(dt*A), the 8 rows' x) in shared memory with coalesced
+// loads, then each warp runs the chunk's steps from shared memory. Same arithmetic per step as ssm_scan_kernel.
 constexpr int kStagedWarps = 8;
 constexpr int kStagedT = 16;  // 2 x 16 x kMaxSsmState(256) floats = 32 KiB of shared memory
 

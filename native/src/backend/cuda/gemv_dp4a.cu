@@ -3,7 +3,9 @@
 // multiplied with dp4a (4 int8 products per instruction) and scaled once per block. About 1 instruction
 // per weight value instead of ~4 for the f32 path, for formats where that path may be instruction-bound;
 // the price is the activations' int8 rounding (results within ~1e-2 of the exact product relative to the
-// largest output, as with the CPU's Q8 activations). Chosen with set_gemv_variant(1) / HYBRID_MM_GEMV=dp4a.
+// largest output, as with the CPU's Q8 activations). The default for Q8_0 (H200: decode 216 vs 179 tok/s on
+// Nemotron-Nano-9B Q8_0; opbench n=1 faster on 2 of 3 shapes for Q5_0/Q6_K/Q4_K, which keep the f32 GEMV).
+// HYBRID_MM_GEMV=dp4a: for all four formats; HYBRID_MM_GEMV=f32: never. set_gemv_variant overrides both.
 #include <cstdlib>
 #include <string>
 
@@ -249,19 +251,20 @@ void launch_f(const Layout& L, const Xq& x, int64_t n, float* y, bool acc, cudaS
   else launch<F, 2, 2>(L, x, y, acc, s);
 }
 
-int g_variant = -1;  // -1: not read yet; 0: f32 (default); 1: dp4a
+int g_variant = -1;  // -1: not read yet; 0: f32 everywhere; 1: dp4a for all four formats; 2: dp4a for Q8_0 (default)
 
 }  // namespace
 
-void set_gemv_variant(int v) { g_variant = v == 1 ? 1 : 0; }
+void set_gemv_variant(int v) { g_variant = (v == 0 || v == 1 || v == 2) ? v : -1; }
 
 bool gemv_dp4a_applies(Format f, int64_t n) {
   if (g_variant < 0) {
     const char* e = std::getenv("HYBRID_MM_GEMV");
-    g_variant = (e && std::string(e) == "dp4a") ? 1 : 0;
+    g_variant = !e ? 2 : std::string(e) == "dp4a" ? 1 : std::string(e) == "f32" ? 0 : 2;
   }
-  return g_variant == 1 && n <= 2 &&
-         (f == Format::Q8_0 || f == Format::Q5_0 || f == Format::Q4_K || f == Format::Q6_K);
+  if (n > 2) return false;
+  if (g_variant == 2) return f == Format::Q8_0;
+  return g_variant == 1 && (f == Format::Q8_0 || f == Format::Q5_0 || f == Format::Q4_K || f == Format::Q6_K);
 }
 
 size_t gemv_dp4a_scratch_bytes(int64_t K, int64_t n) { return xq_bytes(n, K); }

@@ -186,11 +186,12 @@ void gemm_mma_prepare();  // kernel attributes, once (called by upload_matrix, b
 // GEMM kernel: 0 = mma.sync (default), 1 = wmma (HYBRID_MM_GEMM=wmma); for tests and cuda-opbench.
 void set_gemm_variant(int v);
 // The integer GEMV (gemv_dp4a.cu): activations quantized to int8 per 32 into scratch, dp4a products.
-bool gemv_dp4a_applies(Format f, int64_t n);  // variant chosen (set_gemv_variant / HYBRID_MM_GEMV=dp4a) and f, n fit
+bool gemv_dp4a_applies(Format f, int64_t n);  // n <= 2 and f in the chosen variant (set_gemv_variant / HYBRID_MM_GEMV)
 size_t gemv_dp4a_scratch_bytes(int64_t K, int64_t n);
 void gemv_dp4a(Format f, const Layout& L, const float* x, int64_t n, float* y, bool accumulate, void* scratch,
                cudaStream_t stream);
-// GEMV kernel: 0 = f32 (default), 1 = dp4a where it applies; for tests and cuda-opbench.
+// GEMV kernel: 0 = f32 everywhere (HYBRID_MM_GEMV=f32), 1 = dp4a for Q8_0/Q5_0/Q4_K/Q6_K (HYBRID_MM_GEMV=dp4a),
+// 2 = dp4a for Q8_0 only (the default), -1 = back to HYBRID_MM_GEMV / the default; tests and cuda-opbench.
 void set_gemv_variant(int v);
 // Tuning (cuda-opbench): GEMV rows per warp for n <= 2 (2 or 4; anything else: the default).
 void set_gemv_rows_per_warp(int r);
