@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# The GPU check of the CUDA backend, in one run (issue 7): build with nvcc for sm_90, nvidia-smi, every native
-# test (the CUDA ones included), random-weight fixtures with Nemotron-Nano-9B-v2's real dimensions (BF16 and
-# Q8_0), `hybrid bench --device cuda --json` on each (the BF16 one with HYBRID_CUDA_PROFILE=1: a per-op
-# table of one prefill and two decode steps in bench-bf16.log), cuda-opbench, a small fixture's bench with
-# the profile (GPU and CPU), and a greedy `generate` GPU vs CPU comparison. Every log and JSON goes under $OUT (default
-# ./device-out), with summary.json of all figures and each step's exit code and seconds. A failed step is
-# recorded and the run goes on. Needs bash, cmake, nvcc, a C++ compiler, python3 (no Node).
+# The GPU check of the CUDA backend, in one short run (issue 7): build with nvcc for sm_90, nvidia-smi,
+# test_cuda_engine, test_cuda_matmul, the other native tests (ctest without the CUDA ones), a small fixture's
+# GPU bench (with the per-op profile), a greedy `generate` GPU vs CPU comparison on it, and random-weight
+# fixtures with Nemotron-Nano-9B-v2's real dimensions (BF16 and Q8_0) benched with `hybrid bench --device cuda
+# --json` (BF16 with HYBRID_CUDA_PROFILE=1: a per-op table of one prefill and two decode steps in
+# bench-bf16.log). Every log and JSON goes under $OUT (default ./device-out), with summary.json of all figures
+# and each step's exit code and seconds. A failed step is recorded and the run goes on. Needs bash, cmake,
+# nvcc, a C++ compiler, python3 (no Node).
 #
 #   OUT=/path/to/out bash native/scripts/device-check.sh
 #
 # Knobs (env): BUILD (build dir, default /tmp/hybrid-device-build), JOBS (16), FIXTURE_DIR (/dev/shm if it
 # has 25 GB free, else /tmp),
-# PROMPT (512), GEN (128), EDIT_DOC (8192), KEEP_FIXTURES (0), CTEST (1: the non-CUDA native tests too).
-# Budget: about 6 minutes on the 16-core H200 machine (each step's seconds are in steps.tsv and summary.json).
+# PROMPT (512), GEN (128), EDIT_DOC (8192), KEEP_FIXTURES (0), CTEST (1: the non-CUDA native tests too),
+# EXTRA (0; 1 adds cuda-opbench, the small fixture's CPU bench, and comparison benches with the previous
+# kernels: HYBRID_CUDA_SCAN=seq HYBRID_CUDA_CONV=seq on the small fixture and nano9b bf16,
+# HYBRID_MM_GEMV=f32 on nano9b q8_0).
+# Budget: about 90 s on the 16-core H200 machine with EXTRA=0 (each step's seconds are in steps.tsv and
+# summary.json; the previous full run took 93 s with the extras).
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 OUT="${OUT:-./device-out}"
@@ -64,7 +69,8 @@ if [ -x "$BUILD/test_cuda_matmul" ]; then step test_cuda_matmul 120 "$BUILD/test
 if [ "${CTEST:-1}" = "1" ]; then
   step ctest 150 ctest --test-dir "$BUILD" --output-on-failure -j8 --timeout 120 -E 'test_cuda_(engine|matmul)'
 fi
-step cuda-opbench 120 bash -c "'$HYBRID' cuda-opbench --json > '$OUT/opbench.json'"
+EXTRA="${EXTRA:-0}"
+if [ "$EXTRA" = "1" ]; then step cuda-opbench 120 bash -c "'$HYBRID' cuda-opbench --json > '$OUT/opbench.json'"; fi
 
 # small fixture (189 MB BF16): per-op profile on the GPU, GPU vs CPU bench, greedy generate GPU vs CPU
 SMALL="$FIXTURE_DIR/hybrid-small-bf16.gguf"
@@ -72,10 +78,12 @@ step fixture-small 60 "$HYBRID" make-fixture --preset small --type bf16 --out "$
 step bench-small-cuda 90 bash -c "HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$SMALL' --device cuda --json --prompt-tokens 512 \
   --gen-tokens 64 --edit-doc-tokens 2048 > '$OUT/bench-small-cuda.json'"
 grep -A40 '^HYBRID_CUDA_PROFILE' "$OUT/bench-small-cuda.log" | grep -v '^{' | head -40
-step bench-small-cuda-staged 90 bash -c "HYBRID_CUDA_SCAN=staged HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$SMALL' --device cuda \
-  --json --prompt-tokens 512 --gen-tokens 64 --edit-doc-tokens 2048 > '$OUT/bench-small-cuda-staged.json'"
-step bench-small-cpu 90 bash -c "'$HYBRID' bench '$SMALL' --device cpu --threads $(nproc) --json --prompt-tokens 512 \
-  --gen-tokens 64 > '$OUT/bench-small-cpu.json'"
+if [ "$EXTRA" = "1" ]; then  # the previous Mamba-2 kernels (sequential scan and conv) and the CPU, for comparison
+  step bench-small-cuda-seq 90 bash -c "HYBRID_CUDA_SCAN=seq HYBRID_CUDA_CONV=seq HYBRID_CUDA_PROFILE=1 '$HYBRID' bench \
+    '$SMALL' --device cuda --json --prompt-tokens 512 --gen-tokens 64 --edit-doc-tokens 2048 > '$OUT/bench-small-cuda-seq.json'"
+  step bench-small-cpu 90 bash -c "'$HYBRID' bench '$SMALL' --device cpu --threads $(nproc) --json --prompt-tokens 512 \
+    --gen-tokens 64 > '$OUT/bench-small-cpu.json'"
+fi
 GEN_TOKENS="1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32"
 step generate-small-cuda 60 bash -c "'$HYBRID' generate '$SMALL' --device cuda --tokens $GEN_TOKENS -n 32 --temp 0 --json \
   > '$OUT/gen-small-cuda.json'"
@@ -106,9 +114,10 @@ for type in bf16 q8_0; do
     --gen-tokens $GEN --edit-doc-tokens $EDIT_DOC > '$OUT/bench-$type.json'"
   cat "$OUT/bench-$type.json" >> "$OUT/bench-$type.log" 2>/dev/null
   if [ "$PROF" = "1" ]; then grep -A40 '^HYBRID_CUDA_PROFILE' "$OUT/bench-$type.log" | grep -v '^{' | head -40; fi
-  if [ "$type" = "bf16" ]; then  # the opt-in staged scan kernel on the same file (prefill and edit latency)
-    step "bench-$type-staged" 120 bash -c "HYBRID_CUDA_SCAN=staged HYBRID_CUDA_PROFILE=1 '$HYBRID' bench '$f' --device cuda \
-      --json --prompt-tokens $PROMPT --gen-tokens 32 --edit-doc-tokens 2048 > '$OUT/bench-$type-staged.json'"
+  if [ "$EXTRA" = "1" ]; then  # the previous kernels on the same file: bf16 scan + conv, q8_0 decode GEMV
+    if [ "$type" = "bf16" ]; then OLD="HYBRID_CUDA_SCAN=seq HYBRID_CUDA_CONV=seq HYBRID_CUDA_PROFILE=1"; else OLD="HYBRID_MM_GEMV=f32"; fi
+    step "bench-$type-old" 120 bash -c "$OLD '$HYBRID' bench '$f' --device cuda \
+      --json --prompt-tokens $PROMPT --gen-tokens 32 --edit-doc-tokens 2048 > '$OUT/bench-$type-old.json'"
   fi
   if [ "${KEEP_FIXTURES:-0}" != "1" ]; then rm -f "$f"; fi
 done
@@ -140,10 +149,12 @@ def last_line(name):
 summary["test_cuda_engine"] = last_line("test_cuda_engine.log")
 summary["test_cuda_matmul"] = last_line("test_cuda_matmul.log")
 summary["generate_small_cuda_vs_cpu"] = last_line("generate-compare.log")
-try:
-    summary["opbench_summary"] = json.load(open(os.path.join(out, "opbench.json"))).get("summary")
-except Exception as e:
-    summary["opbench_summary"] = {"error": str(e)}
+summary["opbench_summary"] = None  # cuda-opbench runs with EXTRA=1 only
+if os.path.exists(os.path.join(out, "opbench.json")):
+    try:
+        summary["opbench_summary"] = json.load(open(os.path.join(out, "opbench.json"))).get("summary")
+    except Exception as e:
+        summary["opbench_summary"] = {"error": str(e)}
 summary["ctest"] = next((l for l in open(os.path.join(out, "ctest.log")) if "tests passed" in l), None) if os.path.exists(os.path.join(out, "ctest.log")) else None
 summary["failed_steps"] = [s["step"] for s in steps if s["rc"] != 0]
 with open(os.path.join(out, "summary.json"), "w") as f:
