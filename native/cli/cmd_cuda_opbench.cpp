@@ -28,7 +28,7 @@
 namespace hybrid::cuda::mm {
 void set_gemv_rows_per_warp(int r);  // gemv.cu (tuning)
 void set_gemm_variant(int v);        // gemm.cu: 0 mma.sync, 1 wmma
-void set_gemv_variant(int v);        // gemv_dp4a.cu: 0 f32, 1 dp4a
+void set_gemv_variant(int v);        // gemv_dp4a.cu: 0 f32, 1 dp4a (the default: dp4a for Q8_0 only)
 void set_gemv_k_split(int ks);       // gemv.cu: warps per row group, 0 automatic, 1 or 4
 }
 #endif
