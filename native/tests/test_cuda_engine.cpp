@@ -10,7 +10,9 @@
 // to F32 with formats::dequantize_row, same metadata): 1e-4 through the GEMV path (prompt in batches of 8
 // and the decode steps that follow it), 2e-2 through the GEMM path (a prompt in one batch of 40, and the
 // decode steps after it, which inherit its rounding). A looser sanity check (1e-1) against the CPU engine on
-// the quantized file itself is printed beside it.
+// the quantized file itself is printed beside it. Exception: Q8_0's decode GEMV (n <= 2) quantizes the
+// activations to int8 per 32 by default (dp4a), so its decode steps get 5e-2 (see conformance), and the
+// 1e-4 check is repeated with the f32 GEMV forced.
 //
 // The conformance checks run with both sets of Mamba-2 kernels: HYBRID_CUDA_SCAN=seq + HYBRID_CUDA_CONV=seq
 // (the sequential scan, one warp per head row; the conv sequential over the tokens per channel), the
@@ -169,13 +171,15 @@ std::vector<int32_t> prompt_tokens(int64_t n, int64_t V, int64_t salt = 0) {
 //  Sanity (non-F32): the GPU run A against the CPU engine on the quantized file: 1e-1.
 // tol_gemv: 1e-4 for formats the GPU reads natively; Q5_K is converted to F16 at upload (each weight rounded
 // to f16, relative 2^-11), so it gets 2e-3.
-// Decode steps (n = 1) of formats whose default GEMV quantizes the activations to int8 (dp4a: Q8_0, see
-// gemv_dp4a.cu) get the dp4a tolerance, 2e-2 (test_cuda_matmul); with the f32 GEMV forced
+// Decode steps (n = 1) of formats whose default GEMV quantizes the activations to int8 per 32 (dp4a: Q8_0,
+// see gemv_dp4a.cu) get 5e-2: each matmul is within 2e-2 (test_cuda_matmul), and through this model's 20
+// decode steps the same rounding (the CPU engine's q8_0 activations, decode steps only, prompt in f32) was
+// measured at 2.2e-2 against the F32 twin (1.3e-2 after the first step). With the f32 GEMV forced
 // (set_gemv_variant(0), as HYBRID_MM_GEMV=f32) the batches-of-8 run must still match the twin at tol_gemv.
 void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
   const char* fname = hybrid::formats::format_name(f);
   const bool decode_dp4a = f == Format::Q8_0;
-  const double tol_decode = decode_dp4a ? 2e-2 : tol_gemv;
+  const double tol_decode = decode_dp4a ? 5e-2 : tol_gemv;
   Loaded L(wide_model(f), fname);
   std::unique_ptr<Loaded> twin;
   if (f != Format::F32) twin = std::make_unique<Loaded>(f32_twin(*L.model, fname));
@@ -267,10 +271,11 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
       const Run g = gpu_run(gpu);
       const double dp = rel_diff(ref.prompt.data(), g.prompt.data(), ref.prompt.size());
       const double dd = rel_diff(ref.steps.data(), g.steps.data(), ref.steps.size());
-      std::printf("  %s [kernels %s]: one batch of 40 (GEMM) vs CPU%s: prompt %.3g, 20 decode steps %.3g (tol %.0e)\n",
-                  fname, scan, twin ? " on the F32 twin" : "", dp, dd, tol_gemm);
+      const double tol_gemm_decode = std::max(tol_gemm, tol_decode);  // GEMM prompt, then the decode GEMV
+      std::printf("  %s [kernels %s]: one batch of 40 (GEMM) vs CPU%s: prompt %.3g (tol %.0e), 20 decode steps %.3g (tol %.0e)\n",
+                  fname, scan, twin ? " on the F32 twin" : "", dp, tol_gemm, dd, tol_gemm_decode);
       CHECK(dp <= tol_gemm);
-      CHECK(dd <= tol_gemm);
+      CHECK(dd <= tol_gemm_decode);
     }
   }
 
@@ -320,7 +325,7 @@ void conformance(Format f, bool greedy_identical, double tol_gemv = 1e-4) {
 TEST("F32: prompt logits, 20 decode steps and 64 greedy tokens match the CPU (GEMV 1e-4, GEMM 2e-2)") { conformance(Format::F32, true); }
 TEST("F16: match the CPU on the F32 twin (GEMV 1e-4, GEMM 2e-2); 64 greedy tokens") { conformance(Format::F16, true); }
 TEST("BF16: match the CPU on the F32 twin (GEMV 1e-4, GEMM 2e-2)") { conformance(Format::BF16, false); }
-TEST("Q8_0: match the CPU on the F32 twin (GEMV 1e-4, dp4a decode 2e-2 and 1e-4 with the f32 GEMV, GEMM 2e-2)") {
+TEST("Q8_0: match the CPU on the F32 twin (GEMV 1e-4, dp4a decode 5e-2 and 1e-4 with the f32 GEMV, GEMM 2e-2)") {
   conformance(Format::Q8_0, false);
 }
 TEST("Q4_K: match the CPU on the F32 twin (GEMV 1e-4, GEMM 2e-2)") { conformance(Format::Q4_K, false); }
