@@ -5,13 +5,12 @@
 // f32 accumulation, one warp-shuffle reduction per output at the end.
 #include <cstdlib>
 
-#include "backend/cuda/mm_common.cuh"
+#include "backend/cuda/mm_blocks.cuh"
 
 namespace hybrid::cuda::mm {
 
 namespace {
 
-__device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
 __device__ __forceinline__ void unpack_h8(uint4 v, float w[8]) {
   const uint32_t a[4] = {v.x, v.y, v.z, v.w};
@@ -81,14 +80,9 @@ __device__ __forceinline__ float byte_as_float(uint32_t w, int i, float bias) {
 constexpr float k2p23 = 8388608.0f;
 
 template <>
-struct Unit<Format::Q8_0> {  // one block: 32 int8 (two 16-byte loads) and its scale
+struct Unit<Format::Q8_0> : BlockLoad<Format::Q8_0> {  // one block: 32 int8 (two 16-byte loads) and its scale
   static constexpr int V = 32;
   static constexpr bool kScaled = true, kOffset = false;
-  struct Raw { uint4 a, b; float d; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    const uint8_t* p = L.q + r * L.row_bytes + 32 * u;
-    return {ld16(p), ld16(p + 16), h2f(__ldg(L.d + r * L.nb + u))};
-  }
   __device__ static int pos(int u, int g) { return 32 * u + 8 * g; }
   __device__ static void decode_q(const Raw& w, int g, float q[8], float& s, float& o) {
     const uint32_t a = (g == 0 ? w.a.x : g == 1 ? w.a.z : g == 2 ? w.b.x : w.b.z) ^ 0x80808080u;
@@ -104,16 +98,10 @@ struct Unit<Format::Q8_0> {  // one block: 32 int8 (two 16-byte loads) and its s
 };
 
 template <>
-struct Unit<Format::Q5_0> {  // one block: 16 bytes of nibbles, 32 high bits, the scale
+struct Unit<Format::Q5_0> : BlockLoad<Format::Q5_0> {  // one block: 16 bytes of nibbles, 32 high bits, the scale
   static constexpr int V = 32;
   static constexpr bool kScaled = true, kOffset = false;
-  struct Raw { uint4 qs; uint32_t qh; float d; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    return {ld16(L.q + r * L.row_bytes + 16 * u), __ldg(L.qh + r * L.nb + u), h2f(__ldg(L.d + r * L.nb + u))};
-  }
   __device__ static int pos(int u, int g) { return 32 * u + 8 * g; }
-  // bit k (k < 4) of h -> bit 4 of byte k
-  __device__ static uint32_t spread4(uint32_t h) { return (((h & 0xFu) * 0x00204081u) & 0x01010101u) << 4; }
   __device__ static void decode_q(const Raw& w, int g, float q[8], float& s, float& o) {
     // g 0/1: low nibbles of bytes 0-7 / 8-15 (values 0-15); g 2/3: high nibbles (values 16-31)
     const int sh = (g >> 1) * 4;
@@ -131,27 +119,9 @@ struct Unit<Format::Q5_0> {  // one block: 16 bytes of nibbles, 32 high bits, th
 };
 
 template <>
-struct Unit<Format::Q4_K> {  // 16 bytes of one 32-byte chunk's nibbles: 16 values of two sub-blocks each
+struct Unit<Format::Q4_K> : BlockLoad<Format::Q4_K> {  // 16 bytes of one 32-byte chunk's nibbles: 16 values of two sub-blocks each
   static constexpr int V = 32;
   static constexpr bool kScaled = true, kOffset = true;
-  struct Raw { uint4 qs; float d1, m1, d2, m2; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    const uint8_t* blk = L.q + r * L.row_bytes + static_cast<int64_t>(u >> 3) * 144;
-    const int i = u & 7, c = i >> 1;
-    const uint4 qs = ld16(blk + 16 + 16 * i);
-    const uint4 hd = ld16(blk);
-    const float d = h2f(static_cast<uint16_t>(hd.x & 0xffff)), dmin = h2f(static_cast<uint16_t>(hd.x >> 16));
-    float sc, m;
-    Raw w;
-    w.qs = qs;
-    k4_scale_min(hd.y, hd.z, hd.w, 2 * c, &sc, &m);
-    w.d1 = d * sc;
-    w.m1 = dmin * m;
-    k4_scale_min(hd.y, hd.z, hd.w, 2 * c + 1, &sc, &m);
-    w.d2 = d * sc;
-    w.m2 = dmin * m;
-    return w;
-  }
   __device__ static int pos(int u, int g) {
     const int i = u & 7, c = i >> 1, half = i & 1;
     return (u >> 3) * 256 + 64 * c + 16 * half + (g >> 1) * 32 + (g & 1) * 8;
@@ -171,24 +141,9 @@ struct Unit<Format::Q4_K> {  // 16 bytes of one 32-byte chunk's nibbles: 16 valu
 };
 
 template <>
-struct Unit<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, its 4 values each (64 values)
+struct Unit<Format::Q6_K> : BlockLoad<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, its 4 values each (64 values)
   static constexpr int V = 64;
   static constexpr bool kScaled = true, kOffset = false;
-  struct Raw { uint4 qa, qb, qh; float s[4]; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    const int64_t b = u >> 2;
-    const int i = u & 3, h = i >> 1, j = i & 1;
-    const uint8_t* blk = L.q + r * L.row_bytes + b * 208;
-    Raw w;
-    w.qa = ld16(blk + 64 * h + 16 * j);
-    w.qb = ld16(blk + 64 * h + 32 + 16 * j);
-    w.qh = ld16(blk + 128 + 32 * h + 16 * j);
-    const float d = h2f(__ldg(L.d + r * L.nb + b));
-    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192 + 8 * h + j);
-#pragma unroll
-    for (int q = 0; q < 4; ++q) w.s[q] = d * static_cast<float>(__ldg(sc + 2 * q));
-    return w;
-  }
   __device__ static int pos(int u, int g) {
     const int i = u & 3, h = i >> 1, j = i & 1;
     return (u >> 2) * 256 + 128 * h + 32 * (g >> 1) + 16 * j + 8 * (g & 1);

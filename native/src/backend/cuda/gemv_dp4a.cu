@@ -9,13 +9,12 @@
 #include <cstdlib>
 #include <string>
 
-#include "backend/cuda/mm_common.cuh"
+#include "backend/cuda/mm_blocks.cuh"
 
 namespace hybrid::cuda::mm {
 
 namespace {
 
-__device__ __forceinline__ uint4 ld16(const void* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
 // Scratch layout for n rows of K: xq int8 [n][K], dx f32 [n][K/32] (scale of each 32 values),
 // sx f32 [n][K/16] (exact f32 sum of each 16 values, for the Q4_K minimum term).
@@ -55,20 +54,13 @@ __device__ __forceinline__ int dot16(uint4 w0, uint4 x0, int acc) {
   acc = __dp4a(static_cast<int>(w0.z), static_cast<int>(x0.z), acc);
   return __dp4a(static_cast<int>(w0.w), static_cast<int>(x0.w), acc);
 }
-// bit k (k < 4) of h -> bit 4 of byte k
-__device__ __forceinline__ uint32_t spread4(uint32_t h) { return (((h & 0xFu) * 0x00204081u) & 0x01010101u) << 4; }
 
 template <Format F>
 struct DUnit;
 
 template <>
-struct DUnit<Format::Q8_0> {  // one block of 32
+struct DUnit<Format::Q8_0> : BlockLoad<Format::Q8_0> {  // one block of 32
   static constexpr int V = 32;
-  struct Raw { uint4 a, b; float d; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    const uint8_t* p = L.q + r * L.row_bytes + 32 * u;
-    return {ld16(p), ld16(p + 16), h2f(__ldg(L.d + r * L.nb + u))};
-  }
   struct X { uint4 a, b; float d; };
   __device__ static X load_x(const Xq& x, int64_t K, int t, int u) {
     const int8_t* p = x.q + t * K + 32 * u;
@@ -81,12 +73,8 @@ struct DUnit<Format::Q8_0> {  // one block of 32
 };
 
 template <>
-struct DUnit<Format::Q5_0> {  // one block of 32
+struct DUnit<Format::Q5_0> : BlockLoad<Format::Q5_0> {  // one block of 32
   static constexpr int V = 32;
-  struct Raw { uint4 qs; uint32_t qh; float d; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    return {ld16(L.q + r * L.row_bytes + 16 * u), __ldg(L.qh + r * L.nb + u), h2f(__ldg(L.d + r * L.nb + u))};
-  }
   using X = DUnit<Format::Q8_0>::X;
   __device__ static X load_x(const Xq& x, int64_t K, int t, int u) { return DUnit<Format::Q8_0>::load_x(x, K, t, u); }
   __device__ static float dot(const Raw& w, const X& x) {
@@ -103,25 +91,8 @@ struct DUnit<Format::Q5_0> {  // one block of 32
 };
 
 template <>
-struct DUnit<Format::Q4_K> {  // 16 bytes of a 32-byte chunk: 16 values of sub-block 2c and 16 of 2c+1
+struct DUnit<Format::Q4_K> : BlockLoad<Format::Q4_K> {  // 16 bytes of a 32-byte chunk: 16 values of sub-block 2c and 16 of 2c+1
   static constexpr int V = 32;
-  struct Raw { uint4 qs; float d1, m1, d2, m2; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    const uint8_t* blk = L.q + r * L.row_bytes + static_cast<int64_t>(u >> 3) * 144;
-    const int i = u & 7, c = i >> 1;
-    const uint4 hd = ld16(blk);
-    const float d = h2f(static_cast<uint16_t>(hd.x & 0xffff)), dmin = h2f(static_cast<uint16_t>(hd.x >> 16));
-    Raw w;
-    w.qs = ld16(blk + 16 + 16 * i);
-    float sc, m;
-    k4_scale_min(hd.y, hd.z, hd.w, 2 * c, &sc, &m);
-    w.d1 = d * sc;
-    w.m1 = dmin * m;
-    k4_scale_min(hd.y, hd.z, hd.w, 2 * c + 1, &sc, &m);
-    w.d2 = d * sc;
-    w.m2 = dmin * m;
-    return w;
-  }
   struct X { uint4 lo, hi; float dlo, dhi, slo, shi; };
   __device__ static X load_x(const Xq& x, int64_t K, int t, int u) {
     const int i = u & 7;
@@ -141,23 +112,8 @@ struct DUnit<Format::Q4_K> {  // 16 bytes of a 32-byte chunk: 16 values of sub-b
 };
 
 template <>
-struct DUnit<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, values l, l+32, l+64, l+96
+struct DUnit<Format::Q6_K> : BlockLoad<Format::Q6_K> {  // a quarter block: l in [16j, 16j+16) of half h, values l, l+32, l+64, l+96
   static constexpr int V = 64;
-  struct Raw { uint4 qa, qb, qh; float s[4]; };
-  __device__ static Raw load(const Layout& L, int64_t r, int u) {
-    const int64_t b = u >> 2;
-    const int i = u & 3, h = i >> 1, j = i & 1;
-    const uint8_t* blk = L.q + r * L.row_bytes + b * 208;
-    Raw w;
-    w.qa = ld16(blk + 64 * h + 16 * j);
-    w.qb = ld16(blk + 64 * h + 32 + 16 * j);
-    w.qh = ld16(blk + 128 + 32 * h + 16 * j);
-    const float d = h2f(__ldg(L.d + r * L.nb + b));
-    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192 + 8 * h + j);
-#pragma unroll
-    for (int q = 0; q < 4; ++q) w.s[q] = d * static_cast<float>(__ldg(sc + 2 * q));
-    return w;
-  }
   struct X { uint4 v[4]; float d[4]; };
   __device__ static X load_x(const Xq& x, int64_t K, int t, int u) {
     const int i = u & 3, h = i >> 1, j = i & 1;
