@@ -675,9 +675,18 @@ async function chatChecks({ page, check, log, resultsDir, chatSetupError }) {
     await frame.press('#budget input', 'Tab');
     await frame.waitForSelector('#app[data-thinking-budget="3000"]', { timeout: 10_000 });
     const n = await sendChat(frame, 'Write a very long story');
-    // stop while the trace streams
-    await frame.waitForFunction((k) => document.querySelectorAll('.turn').length >= k && /Reasoning — \d+ tokens?/.test(document.querySelector('.turn:last-of-type .trace-heading')?.textContent ?? ''), n, { timeout: 30_000 });
-    await frame.click('#stop');
+    // Stop while the trace streams: the check and the click happen in one step in the page, so the click can
+    // not land after the turn already ended by itself (the fixture's turns end at the token limit, which a
+    // fast machine reaches between a separate wait and click).
+    await frame.waitForFunction((k) => {
+      const last = document.querySelector('.turn:last-of-type');
+      if (document.querySelectorAll('.turn').length < k || !last?.classList.contains('streaming')) return false;
+      if (!/Reasoning — \d+ tokens?/.test(last.querySelector('.trace-heading')?.textContent ?? '')) return false;
+      const stop = document.getElementById('stop');
+      if (!stop || stop.hidden) return false;
+      stop.click();
+      return true;
+    }, n, { timeout: 30_000 });
     const t = await lastTurn(frame, n);
     logTimings(log, t);
     await frame.fill('#budget input', '8');
