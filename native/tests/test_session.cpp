@@ -161,3 +161,99 @@ TEST("context overflow and bad token ids are errors that leave the session intac
 }
 
 TEST_MAIN()
+
+// The path the GPU takes (its sequences cannot share KV caches): forks run in the session's own sequence
+// and the session restores its end before its next operation. Driven here on the CPU sequence with KV
+// sharing off, interleaved with appends, edits and rollbacks.
+TEST("in-place forks read like a fresh state and leave their session as it was") {
+  fixture::TinyModel tm;
+  Env env(tm);
+  const int32_t V = static_cast<int32_t>(env.model->hp().n_vocab);
+  CheckpointPolicy policy;
+  policy.stride = 8;
+  policy.dense = 2;
+  Session s(std::make_unique<CpuSequence>(env.engine, 1024, /*share_kv_forks=*/false), policy);
+  std::mt19937 rng(7);
+  auto rand_tokens = [&](int n) {
+    std::vector<int32_t> t(n);
+    for (auto& x : t) x = static_cast<int32_t>(rng() % V);
+    return t;
+  };
+  auto first = rand_tokens(30);
+  s.append(first.data(), 30);
+  double worst = 0;
+  int fork_checks = 0;
+  std::unique_ptr<Fork> older;
+  for (int step = 0; step < 40; ++step) {
+    const int op = static_cast<int>(rng() % 4);
+    if (op == 0) {
+      auto t = rand_tokens(1 + static_cast<int>(rng() % 20));
+      s.append(t.data(), static_cast<int64_t>(t.size()));
+    } else if (op == 1 && s.size() > 2) {
+      std::vector<int32_t> target = s.tokens();
+      target.resize(1 + rng() % target.size());
+      auto ins = rand_tokens(static_cast<int>(rng() % 8));
+      target.insert(target.end(), ins.begin(), ins.end());
+      s.sync(target);
+      CHECK(s.tokens() == target);
+    } else {
+      // A fork, read in two pieces, against a fresh read of session + fork tokens.
+      auto fork = s.fork();
+      if (older) CHECK(older->stale());  // only the newest in-place fork is usable
+      auto a = rand_tokens(1 + static_cast<int>(rng() % 6));
+      auto b = rand_tokens(1 + static_cast<int>(rng() % 6));
+      std::vector<float> fl(V);
+      fork->append(a.data(), static_cast<int64_t>(a.size()));
+      fork->append(b.data(), static_cast<int64_t>(b.size()), fl.data());
+      CHECK_EQ(fork->size(), s.size() + static_cast<int64_t>(a.size() + b.size()));
+      std::vector<int32_t> joined = s.tokens();
+      joined.insert(joined.end(), a.begin(), a.end());
+      joined.insert(joined.end(), b.begin(), b.end());
+      worst = std::max(worst, max_diff(fl, fresh_logits(env.engine, joined)));
+      ++fork_checks;
+      older = std::move(fork);
+    }
+    // The session's own logits after the fork moved its sequence: cached ones, and after a fresh token.
+    CHECK(max_diff(s.logits(), fresh_logits(env.engine, s.tokens())) <= 1e-5);
+    if (step % 5 == 4) {
+      auto t = rand_tokens(1);
+      std::vector<float> l(V);
+      s.append(t.data(), 1, l.data());
+      worst = std::max(worst, max_diff(l, fresh_logits(env.engine, s.tokens())));
+      if (older) CHECK(older->stale());
+    }
+  }
+  std::printf("  %d in-place forks (%lld counted), max |logit diff| %.3g\n", fork_checks,
+              (long long)s.stats().forks_in_place, worst);
+  CHECK(fork_checks >= 8);
+  CHECK_EQ(s.stats().forks_in_place, static_cast<int64_t>(fork_checks));
+  CHECK(worst <= 1e-5);
+  // The fork's snapshot is part of what the session holds.
+  CHECK(s.memory_bytes() >= s.checkpoint_bytes() + 2 * env.engine.new_state(1).recurrent_bytes());
+}
+
+TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin makes the fork stale") {
+  Env env(fixture::TinyModel{});
+  Session s(std::make_unique<CpuSequence>(env.engine, 256, false));
+  std::vector<int32_t> doc = {1, 5, 9, 13, 17, 21, 25, 29};
+  s.append(doc.data(), 8);
+  const std::vector<float> before = s.logits();
+  std::vector<int32_t> extra = {50, 51, 52};
+  std::vector<float> l1(env.model->hp().n_vocab), l2(env.model->hp().n_vocab);
+  auto f1 = s.fork();
+  f1->append(extra.data(), 3, l1.data());
+  auto f2 = s.fork();  // the session is unchanged: same snapshot, the sequence is back at the end
+  CHECK(f1->stale());
+  CHECK_THROWS(f1->append(extra.data(), 1));
+  f2->append(extra.data(), 3, l2.data());
+  CHECK(max_diff(l1, l2) == 0.0);
+  CHECK(max_diff(s.logits(), before) == 0.0);
+  s.pin_checkpoint_here();  // an operation on the session: the sequence goes back to the session's end
+  CHECK(f2->stale());
+  std::vector<int32_t> more = {60};
+  std::vector<float> l3(env.model->hp().n_vocab);
+  s.append(more.data(), 1, l3.data());
+  doc.push_back(60);
+  CHECK(max_diff(l3, fresh_logits(env.engine, doc)) <= 1e-5);
+  CHECK_EQ(s.stats().forks_in_place, int64_t(2));
+}

@@ -115,15 +115,16 @@ State Engine::new_state(int64_t n_ctx) const {
   return s;
 }
 
-void Engine::check_tokens(const int32_t* tokens, int64_t n) const {
-  const auto& hp = model_->hp();
+void check_token_ids(uint32_t n_vocab, const int32_t* tokens, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= hp.n_vocab) {
+    if (tokens[i] < 0 || static_cast<uint32_t>(tokens[i]) >= n_vocab) {
       throw InputError("token id " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +
-                       " is out of range (vocabulary size " + std::to_string(hp.n_vocab) + ")");
+                       " is out of range (vocabulary size " + std::to_string(n_vocab) + ")");
     }
   }
 }
+
+void Engine::check_tokens(const int32_t* tokens, int64_t n) const { check_token_ids(model_->hp().n_vocab, tokens, n); }
 
 void Engine::eval(State& state, const int32_t* tokens, int64_t n, Logits mode, float* logits) {
   const auto& hp = model_->hp();

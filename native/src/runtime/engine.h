@@ -61,6 +61,9 @@ struct State {
 
 enum class Logits { None, Last, All };
 
+// Throws InputError naming the first token id outside [0, n_vocab).
+void check_token_ids(uint32_t n_vocab, const int32_t* tokens, int64_t n);
+
 class Engine {
  public:
   Engine(std::shared_ptr<Model> model, int n_threads = 0, int64_t max_batch = 256);

@@ -8,22 +8,23 @@
 namespace hybrid::runtime {
 
 Session::Session(Engine& engine, int64_t n_ctx, CheckpointPolicy policy)
-    : engine_(engine), policy_(policy), state_(engine.new_state(n_ctx)) {
+    : Session(std::make_unique<CpuSequence>(engine, n_ctx), policy) {}
+
+Session::Session(std::unique_ptr<Sequence> seq, CheckpointPolicy policy) : seq_(std::move(seq)), policy_(policy) {
+  if (!seq_) throw std::invalid_argument("Session: no sequence");
+  if (seq_->n_past() != 0) throw std::invalid_argument("Session: the sequence has already read tokens");
   policy_.stride = std::max<int64_t>(1, policy_.stride);
   policy_.dense = std::max<int64_t>(1, policy_.dense);
 }
 
 uint64_t Session::checkpoint_bytes() const {
   uint64_t n = 0;
-  for (const auto& c : checkpoints_) n += c.data.size() * sizeof(float);
+  for (const auto& c : checkpoints_) n += c.snap->bytes();
   return n;
 }
 
 uint64_t Session::memory_bytes() const {
-  uint64_t n = checkpoint_bytes() + state_.recurrent_bytes();
-  for (const auto& l : state_.layers)
-    if (l.kv) n += (l.kv->k.capacity() + l.kv->v.capacity()) * sizeof(float);
-  return n;
+  return checkpoint_bytes() + seq_->memory_bytes() + (fork_snap_ ? fork_snap_->bytes() : 0);
 }
 
 uint64_t Session::drop_checkpoints() {
@@ -34,11 +35,12 @@ uint64_t Session::drop_checkpoints() {
 
 void Session::append(const int32_t* tokens, int64_t n, float* logits) {
   if (n <= 0) return;
+  settle();
   if (size() + n > n_ctx()) {
     throw InputError("context overflow: " + std::to_string(size()) + " + " + std::to_string(n) +
                      " tokens exceed the context length " + std::to_string(n_ctx()));
   }
-  engine_.check_tokens(tokens, n);  // before any chunk runs: a bad id must not leave a half-read state
+  seq_->check_tokens(tokens, n);  // before any chunk runs: a bad id must not leave a half-read state
   mutated();
   eval_with_checkpoints(tokens, n, logits);
   tokens_.insert(tokens_.end(), tokens, tokens + n);
@@ -47,24 +49,24 @@ void Session::append(const int32_t* tokens, int64_t n, float* logits) {
 
 void Session::eval_with_checkpoints(const int32_t* tokens, int64_t n, float* logits) {
   // Split the eval at multiples of the stride so that checkpoints fall on chunk ends (no extra compute).
-  const int64_t V = engine_.model().hp().n_vocab;
+  const int64_t V = seq_->model().hp().n_vocab;
   if (logits_.size() != static_cast<size_t>(V)) logits_.resize(V);
   int64_t done = 0;
   while (done < n) {
-    const int64_t pos = state_.n_past;
+    const int64_t pos = seq_->n_past();
     int64_t chunk = n - done;
     if (policy_.enabled) chunk = std::min(chunk, policy_.stride - pos % policy_.stride);
     const bool last = done + chunk == n;
-    engine_.eval(state_, tokens + done, chunk, last ? Logits::Last : Logits::None, last ? logits_.data() : nullptr);
+    seq_->eval(tokens + done, chunk, last ? Logits::Last : Logits::None, last ? logits_.data() : nullptr);
     done += chunk;
-    if (policy_.enabled && state_.n_past % policy_.stride == 0) take_checkpoint(false);
+    if (policy_.enabled && seq_->n_past() % policy_.stride == 0) take_checkpoint(false);
   }
   logits_valid_ = true;
   if (logits) std::copy(logits_.begin(), logits_.end(), logits);
 }
 
 void Session::take_checkpoint(bool pinned) {
-  const int64_t n = state_.n_past;
+  const int64_t n = seq_->n_past();
   auto it = std::lower_bound(checkpoints_.begin(), checkpoints_.end(), n,
                              [](const Checkpoint& c, int64_t v) { return c.n < v; });
   if (it != checkpoints_.end() && it->n == n) {
@@ -78,15 +80,14 @@ void Session::take_checkpoint(bool pinned) {
   c.n = n;
   c.pinned = pinned;
   c.seq = ++checkpoint_seq_;
-  c.data.resize(state_.recurrent_bytes() / sizeof(float));
-  state_.save_recurrent(c.data.data());
+  c.snap = seq_->snapshot();
   checkpoints_.insert(it, std::move(c));
   ++stats_.checkpoints_taken;
   thin_checkpoints();
 }
 
 void Session::thin_checkpoints() {
-  const int64_t end = state_.n_past;
+  const int64_t end = seq_->n_past();
   const int64_t S = policy_.stride;
   // Geometric thinning: within S*dense of the end every stride position is kept; in each farther band
   // [S*dense*2^j, S*dense*2^(j+1)) only multiples of S*2^(j+1). Bands hold dense/2 checkpoints each, so
@@ -126,6 +127,7 @@ int64_t Session::rollback(int64_t n) {
     throw std::invalid_argument("rollback(" + std::to_string(n) + ") outside [0, " + std::to_string(size()) + "]");
   }
   if (n == size()) return 0;
+  settle();
   mutated();
   ++stats_.rollbacks;
   // Checkpoints past n describe text that no longer exists.
@@ -133,13 +135,12 @@ int64_t Session::rollback(int64_t n) {
   int64_t from = 0;
   if (!checkpoints_.empty()) {
     const Checkpoint& c = checkpoints_.back();
-    state_.load_recurrent(c.data.data());
+    seq_->restore(*c.snap, c.n);  // attention: the KV cache is truncated by position, nothing to copy
     from = c.n;
     ++stats_.checkpoints_restored;
   } else {
-    state_.clear_recurrent();
+    seq_->reset();
   }
-  state_.n_past = from;  // attention: the KV cache is truncated by position, nothing to copy
   const int64_t reread = n - from;
   std::vector<int32_t> keep(tokens_.begin() + from, tokens_.begin() + n);
   tokens_.resize(from);
@@ -199,6 +200,7 @@ void Session::unpin_old() {
 
 void Session::pin_checkpoint_here() {
   if (size() == 0) return;
+  settle();
   take_checkpoint(true);
   unpin_old();
 }
@@ -214,11 +216,46 @@ const std::vector<float>& Session::logits() {
   return logits_;
 }
 
-std::unique_ptr<Fork> Session::fork() { return std::unique_ptr<Fork>(new Fork(this)); }
+void Session::settle() {
+  if (!forked_) return;
+  forked_ = false;
+  ++fork_gen_;  // the in-place fork's tokens are gone
+  seq_->restore(*fork_snap_, size());
+}
+
+std::unique_ptr<Fork> Session::fork() {
+  settle();
+  std::unique_ptr<Sequence> shared = seq_->fork_sharing_kv();
+  if (!shared) {
+    if (!fork_snap_ || fork_snap_epoch_ != epoch_) {
+      fork_snap_.reset();  // free the old one first (device memory)
+      fork_snap_ = seq_->snapshot();
+      fork_snap_epoch_ = epoch_;
+    }
+    ++fork_gen_;  // an older in-place fork is stale from here on
+    ++stats_.forks_in_place;
+  }
+  return std::unique_ptr<Fork>(new Fork(this, std::move(shared)));
+}
+
+Fork::Fork(Session* s, std::unique_ptr<Sequence> shared)
+    : session_(s), epoch_(s->epoch_), gen_(s->fork_gen_), shared_(std::move(shared)), n_past_(s->size()) {}
+
+bool Fork::stale() const { return session_->epoch_ != epoch_ || (!shared_ && session_->fork_gen_ != gen_); }
 
 void Fork::append(const int32_t* tokens, int64_t n, float* logits) {
   if (stale()) throw std::logic_error("fork is stale: its session changed since the fork was made");
-  session_->engine_.eval(state_, tokens, n, logits ? Logits::Last : Logits::None, logits);
+  const Logits mode = logits ? Logits::Last : Logits::None;
+  if (shared_) {
+    shared_->eval(tokens, n, mode, logits);
+    n_past_ = shared_->n_past();
+    return;
+  }
+  Sequence& seq = *session_->seq_;
+  if (seq.n_past() != n_past_) throw std::logic_error("in-place fork: the session's sequence moved under it");
+  session_->forked_ = true;  // from here the session restores its end before its next operation
+  seq.eval(tokens, n, mode, logits);
+  n_past_ = seq.n_past();
 }
 
 }  // namespace hybrid::runtime

@@ -12,12 +12,16 @@
 // doubles), so their number grows as O(log n); pinned checkpoints (e.g. where the text last stopped
 // changing) survive thinning; a byte budget bounds the total (the checkpoint whose removal widens the
 // re-read gap least goes first; the newest always stays).
+//
+// The state lives in a runtime::Sequence (sequence.h): the CPU engine's, or the CUDA engine's on the GPU
+// (checkpoints then stay in device memory, spilling to pinned host memory, cuda_sequence.h).
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "runtime/engine.h"
+#include "runtime/sequence.h"
 
 namespace hybrid::runtime {
 
@@ -37,7 +41,7 @@ struct Checkpoint {
   int64_t n = 0;               // tokens read when it was taken
   bool pinned = false;
   uint64_t seq = 0;            // order of taking (newest pins win)
-  std::vector<float> data;     // State::save_recurrent
+  std::shared_ptr<Snapshot> snap;  // the recurrent state, where the sequence keeps it
 };
 
 struct SessionStats {
@@ -46,26 +50,33 @@ struct SessionStats {
   int64_t rollbacks = 0;
   int64_t checkpoints_taken = 0;
   int64_t checkpoints_restored = 0;
+  int64_t forks_in_place = 0;    // forks run on the session's own sequence (backends that cannot share KV)
 };
 
 class Fork;
 
 class Session {
  public:
+  // On the CPU engine (forks share its KV caches).
   Session(Engine& engine, int64_t n_ctx, CheckpointPolicy policy = {});
+  // On any sequence (a fresh one: no tokens read).
+  explicit Session(std::unique_ptr<Sequence> seq, CheckpointPolicy policy = {});
 
   const std::vector<int32_t>& tokens() const { return tokens_; }
   int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
-  int64_t n_ctx() const { return state_.n_ctx; }
+  int64_t n_ctx() const { return seq_->n_ctx(); }
   const std::vector<Checkpoint>& checkpoints() const { return checkpoints_; }
   uint64_t checkpoint_bytes() const;
-  // Everything this session holds: checkpoints, recurrent state and the KV rows allocated so far.
+  // Everything this session holds: checkpoints, recurrent state and the KV rows allocated so far (and the
+  // snapshot an in-place fork keeps).
   uint64_t memory_bytes() const;
   // Frees every checkpoint (under memory pressure); returns the bytes freed. Later edits re-read more.
   uint64_t drop_checkpoints();
   const SessionStats& stats() const { return stats_; }
   const CheckpointPolicy& policy() const { return policy_; }
-  Engine& engine() { return engine_; }
+  const Model& model() const { return seq_->model(); }
+  // "cpu" or "cuda".
+  const char* device() const { return seq_->device(); }
 
   // Reads tokens after the current ones. Logits of the last token (n_vocab floats) when `logits`.
   void append(const int32_t* tokens, int64_t n, float* logits = nullptr);
@@ -90,6 +101,9 @@ class Session {
   // A scratch continuation for speculative work (a completion at the cursor): it copies the recurrent
   // state and shares the KV caches, appending its KV rows past this session's end, which this session
   // never reads. Any change to this session makes existing forks stale (their use then throws).
+  // On a sequence that cannot share its KV caches (the GPU's), the fork runs in place: the session keeps
+  // a snapshot of its end, the fork reads past it in the session's own sequence, and the session's next
+  // operation restores the snapshot (one device-to-device copy). Only the newest such fork is usable.
   std::unique_ptr<Fork> fork();
 
   // Logits after the last token (re-derived by re-reading the last token from a checkpoint only when
@@ -103,10 +117,11 @@ class Session {
   void thin_checkpoints();
   void unpin_old();
   void mutated() { ++epoch_; logits_valid_ = false; }
+  // Brings the sequence back to the session's end after an in-place fork used it.
+  void settle();
 
-  Engine& engine_;
+  std::unique_ptr<Sequence> seq_;
   CheckpointPolicy policy_;
-  State state_;
   std::vector<int32_t> tokens_;
   std::vector<Checkpoint> checkpoints_;  // sorted by n
   std::vector<float> logits_;
@@ -114,21 +129,29 @@ class Session {
   uint64_t epoch_ = 0;
   uint64_t checkpoint_seq_ = 0;
   SessionStats stats_;
+  // In-place forks: the snapshot of the session's end (reused while the session does not change) and
+  // whether a fork has moved the sequence past it.
+  std::unique_ptr<Snapshot> fork_snap_;
+  uint64_t fork_snap_epoch_ = ~uint64_t(0);
+  uint64_t fork_gen_ = 0;
+  bool forked_ = false;
 };
 
 class Fork {
  public:
   // Appends tokens after the session's tokens (and this fork's earlier ones); logits of the last one.
   void append(const int32_t* tokens, int64_t n, float* logits = nullptr);
-  int64_t size() const { return state_.n_past; }
-  bool stale() const { return session_->epoch_ != epoch_; }
+  int64_t size() const { return n_past_; }
+  bool stale() const;
 
  private:
   friend class Session;
-  Fork(Session* s) : session_(s), epoch_(s->epoch_), state_(s->state_) {}
+  Fork(Session* s, std::unique_ptr<Sequence> shared);
   Session* session_;
   uint64_t epoch_;
-  State state_;  // recurrent part copied, KV caches shared
+  uint64_t gen_;                     // in place: the session's fork generation it belongs to
+  std::unique_ptr<Sequence> shared_;  // recurrent part copied, KV caches shared; null: in place
+  int64_t n_past_;
 };
 
 }  // namespace hybrid::runtime
