@@ -257,3 +257,81 @@ TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin mak
   CHECK(max_diff(l3, fresh_logits(env.engine, doc)) <= 1e-5);
   CHECK_EQ(s.stats().forks_in_place, int64_t(2));
 }
+
+namespace {
+// A CPU sequence whose evals and snapshots fail on demand, as a GPU's do when its memory runs out: an
+// eval reads the first `read_before_failing` tokens, then throws.
+class FailingSequence final : public Sequence {
+ public:
+  explicit FailingSequence(Engine& e, int64_t n_ctx) : inner_(e, n_ctx, false) {}
+  const Model& model() const override { return inner_.model(); }
+  const char* device() const override { return "cpu"; }
+  int64_t n_past() const override { return inner_.n_past(); }
+  int64_t n_ctx() const override { return inner_.n_ctx(); }
+  void eval(const int32_t* t, int64_t n, Logits mode, float* logits) override {
+    if (fail_eval) {
+      fail_eval = false;
+      const int64_t k = std::min(read_before_failing, n);
+      if (k > 0) inner_.eval(t, k, Logits::None, nullptr);
+      throw std::runtime_error("CUDA out of memory allocating KV cache of layer 3 (test)");
+    }
+    inner_.eval(t, n, mode, logits);
+  }
+  uint64_t recurrent_bytes() const override { return inner_.recurrent_bytes(); }
+  uint64_t memory_bytes() const override { return inner_.memory_bytes(); }
+  std::unique_ptr<Snapshot> snapshot() override {
+    if (fail_snapshots) throw std::runtime_error("out of pinned host memory for a recurrent-state snapshot (test)");
+    return inner_.snapshot();
+  }
+  void restore(const Snapshot& s, int64_t n) override { inner_.restore(s, n); }
+  void reset() override { inner_.reset(); }
+
+  bool fail_eval = false, fail_snapshots = false;
+  int64_t read_before_failing = 0;
+
+ private:
+  CpuSequence inner_;
+};
+}  // namespace
+
+TEST("a failed read or snapshot leaves the session holding exactly what it read, and usable") {
+  Env env(fixture::TinyModel{});
+  CheckpointPolicy policy;
+  policy.stride = 8;
+  auto owned = std::make_unique<FailingSequence>(env.engine, 512);
+  FailingSequence& seq = *owned;
+  Session s(std::move(owned), policy);
+  std::vector<int32_t> doc(40);
+  for (size_t i = 0; i < doc.size(); ++i) doc[i] = static_cast<int32_t>((i * 11 + 3) % 90);
+  s.append(doc.data(), 20);
+  // The first chunk (20 -> 24, the append splits at the stride) fails after reading 3 of its 4 tokens.
+  seq.fail_eval = true;
+  seq.read_before_failing = 3;
+  CHECK_THROWS(s.append(doc.data() + 20, 20));
+  CHECK_EQ(s.size(), int64_t(23));
+  CHECK(std::equal(s.tokens().begin(), s.tokens().end(), doc.begin()));
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, s.tokens())) <= 1e-5);
+  // Snapshots fail: checkpoints are skipped, reads go on.
+  seq.fail_snapshots = true;
+  const size_t cps = s.checkpoints().size();
+  s.sync(doc);
+  CHECK(s.tokens() == doc);
+  CHECK(s.stats().checkpoints_failed >= 2);
+  CHECK_EQ(s.checkpoints().size(), cps);
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, doc)) <= 1e-5);
+  // A fork needs its snapshot: it fails cleanly and the session is untouched.
+  CHECK_THROWS(s.fork());
+  seq.fail_snapshots = false;
+  auto f = s.fork();
+  std::vector<int32_t> extra = {7, 8};
+  std::vector<float> fl(env.model->hp().n_vocab);
+  f->append(extra.data(), 2, fl.data());
+  std::vector<int32_t> joined = doc;
+  joined.insert(joined.end(), extra.begin(), extra.end());
+  CHECK(max_diff(fl, fresh_logits(env.engine, joined)) <= 1e-5);
+  // An edit in the middle after all that re-reads from a checkpoint and is right.
+  std::vector<int32_t> edited = doc;
+  edited[30] = 5;
+  s.sync(edited);
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, edited)) <= 1e-5);
+}

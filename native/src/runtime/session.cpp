@@ -43,7 +43,6 @@ void Session::append(const int32_t* tokens, int64_t n, float* logits) {
   seq_->check_tokens(tokens, n);  // before any chunk runs: a bad id must not leave a half-read state
   mutated();
   eval_with_checkpoints(tokens, n, logits);
-  tokens_.insert(tokens_.end(), tokens, tokens + n);
   stats_.tokens_read += n;
 }
 
@@ -57,7 +56,16 @@ void Session::eval_with_checkpoints(const int32_t* tokens, int64_t n, float* log
     int64_t chunk = n - done;
     if (policy_.enabled) chunk = std::min(chunk, policy_.stride - pos % policy_.stride);
     const bool last = done + chunk == n;
-    seq_->eval(tokens + done, chunk, last ? Logits::Last : Logits::None, last ? logits_.data() : nullptr);
+    // The tokens join the session as they are read: when a batch fails (a GPU out of memory growing a KV
+    // cache), the session still holds exactly what its sequence has read, and stays usable.
+    try {
+      seq_->eval(tokens + done, chunk, last ? Logits::Last : Logits::None, last ? logits_.data() : nullptr);
+    } catch (...) {
+      const int64_t read = std::clamp<int64_t>(seq_->n_past() - size(), 0, chunk);
+      tokens_.insert(tokens_.end(), tokens + done, tokens + done + read);
+      throw;
+    }
+    tokens_.insert(tokens_.end(), tokens + done, tokens + done + chunk);
     done += chunk;
     if (policy_.enabled && seq_->n_past() % policy_.stride == 0) take_checkpoint(false);
   }
@@ -66,6 +74,17 @@ void Session::eval_with_checkpoints(const int32_t* tokens, int64_t n, float* log
 }
 
 void Session::take_checkpoint(bool pinned) {
+  try {
+    take_checkpoint_or_throw(pinned);
+  } catch (const std::bad_alloc&) {
+    // No memory for a snapshot: a checkpoint saves compute later, it is not needed for correctness.
+    ++stats_.checkpoints_failed;
+  } catch (const std::runtime_error&) {
+    ++stats_.checkpoints_failed;  // e.g. CudaOutOfMemory: neither device nor pinned host memory left
+  }
+}
+
+void Session::take_checkpoint_or_throw(bool pinned) {
   const int64_t n = seq_->n_past();
   auto it = std::lower_bound(checkpoints_.begin(), checkpoints_.end(), n,
                              [](const Checkpoint& c, int64_t v) { return c.n < v; });
@@ -146,7 +165,6 @@ int64_t Session::rollback(int64_t n) {
   tokens_.resize(from);
   if (reread > 0) {
     eval_with_checkpoints(keep.data(), reread, nullptr);
-    tokens_.insert(tokens_.end(), keep.begin(), keep.end());
   } else {
     logits_valid_ = false;
   }

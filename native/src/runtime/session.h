@@ -50,7 +50,8 @@ struct SessionStats {
   int64_t rollbacks = 0;
   int64_t checkpoints_taken = 0;
   int64_t checkpoints_restored = 0;
-  int64_t forks_in_place = 0;    // forks run on the session's own sequence (backends that cannot share KV)
+  int64_t forks_in_place = 0;
+  int64_t checkpoints_failed = 0;  // snapshots that found no memory (skipped: later edits re-read more)    // forks run on the session's own sequence (backends that cannot share KV)
 };
 
 class Fork;
@@ -114,6 +115,7 @@ class Session {
   friend class Fork;
   void eval_with_checkpoints(const int32_t* tokens, int64_t n, float* logits);
   void take_checkpoint(bool pinned);
+  void take_checkpoint_or_throw(bool pinned);
   void thin_checkpoints();
   void unpin_old();
   void mutated() { ++epoch_; logits_valid_ = false; }

@@ -50,6 +50,12 @@ void CudaEngine::truncate(CudaState&, int64_t) { absent(); }
 void CudaEngine::reserve_snapshots(CudaState&, int) { absent(); }
 void CudaEngine::save_snapshot(CudaState&, int) { absent(); }
 int64_t CudaEngine::restore_snapshot(CudaState&, int) { absent(); }
+void* CudaEngine::alloc_snapshot(bool) { absent(); }
+void CudaEngine::free_snapshot(void*, bool) noexcept {}
+void CudaEngine::save_recurrent_to(const CudaState&, void*) { absent(); }
+void CudaEngine::load_recurrent_from(CudaState&, const void*) { absent(); }
+void CudaEngine::reset(CudaState&) { absent(); }
+std::pair<uint64_t, uint64_t> CudaEngine::device_memory() const { absent(); }
 uint64_t CudaEngine::device_bytes() const { absent(); }
 uint64_t CudaEngine::state_device_bytes(const CudaState&) const { absent(); }
 uint64_t CudaEngine::weight_device_bytes() const { absent(); }

@@ -804,6 +804,63 @@ int64_t CudaEngine::restore_snapshot(CudaState& state, int slot) {
   return st.n_past;
 }
 
+void* CudaEngine::alloc_snapshot(bool on_device) {
+  auto& e = *impl_;
+  HYBRID_CUDA_CHECK(cudaSetDevice(e.device));
+  const size_t bytes = std::max<uint64_t>(e.rec_bytes, 4);
+  if (on_device) return device_alloc(bytes, "a recurrent-state snapshot");
+  void* p = nullptr;
+  const cudaError_t err = cudaMallocHost(&p, bytes);
+  if (err == cudaSuccess) return p;
+  cudaGetLastError();
+  throw CudaOutOfMemory("out of pinned host memory for a recurrent-state snapshot of " + mib(bytes) + ": " +
+                        cudaGetErrorString(err));
+}
+
+void CudaEngine::free_snapshot(void* p, bool on_device) noexcept {
+  if (!p) return;
+  cudaSetDevice(impl_->device);
+  if (on_device) cudaFree(p);
+  else cudaFreeHost(p);
+  cudaGetLastError();
+}
+
+void CudaEngine::save_recurrent_to(const CudaState& state, void* dst) {
+  auto& e = *impl_;
+  auto& st = state_of(state);
+  if (e.rec_bytes == 0) return;
+  HYBRID_CUDA_CHECK(cudaSetDevice(e.device));
+  HYBRID_CUDA_CHECK(cudaMemcpyAsync(dst, st.rec, e.rec_bytes, cudaMemcpyDefault, e.stream));
+  HYBRID_CUDA_CHECK(cudaStreamSynchronize(e.stream));
+}
+
+void CudaEngine::load_recurrent_from(CudaState& state, const void* src) {
+  auto& e = *impl_;
+  auto& st = state_of(state);
+  if (e.rec_bytes == 0) return;
+  HYBRID_CUDA_CHECK(cudaSetDevice(e.device));
+  HYBRID_CUDA_CHECK(cudaMemcpyAsync(st.rec, src, e.rec_bytes, cudaMemcpyDefault, e.stream));
+  HYBRID_CUDA_CHECK(cudaStreamSynchronize(e.stream));
+}
+
+void CudaEngine::reset(CudaState& state) {
+  auto& e = *impl_;
+  auto& st = state_of(state);
+  HYBRID_CUDA_CHECK(cudaSetDevice(e.device));
+  if (e.rec_bytes > 0) {
+    HYBRID_CUDA_CHECK(cudaMemsetAsync(st.rec, 0, e.rec_bytes, e.stream));
+    HYBRID_CUDA_CHECK(cudaStreamSynchronize(e.stream));
+  }
+  st.n_past = 0;
+}
+
+std::pair<uint64_t, uint64_t> CudaEngine::device_memory() const {
+  HYBRID_CUDA_CHECK(cudaSetDevice(impl_->device));
+  size_t free_b = 0, total_b = 0;
+  HYBRID_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  return {free_b, total_b};
+}
+
 uint64_t CudaEngine::device_bytes() const { return impl_->allocs.bytes(); }
 uint64_t CudaEngine::weight_device_bytes() const { return impl_->weight_bytes; }
 

@@ -97,6 +97,19 @@ class CudaEngine {
   void save_snapshot(CudaState& state, int slot);
   int64_t restore_snapshot(CudaState& state, int slot);
 
+  // Snapshot buffers for the sequences of this engine (cuda_sequence.h): recurrent_bytes() bytes each, in
+  // device memory or in pinned (page-locked) host memory. alloc_snapshot throws CudaOutOfMemory naming the
+  // size and what was free when none is left there; free_snapshot(nullptr, ...) does nothing.
+  void* alloc_snapshot(bool on_device);
+  void free_snapshot(void* p, bool on_device) noexcept;
+  // Copies a state's recurrent part to / from such a buffer (either kind; the copy is done when they return).
+  void save_recurrent_to(const CudaState& state, void* dst);
+  void load_recurrent_from(CudaState& state, const void* src);
+  // The recurrent part := zeros, n_past := 0 (the state before any token; KV rows are kept as free rows).
+  void reset(CudaState& state);
+  // Free and total device memory now (cudaMemGetInfo).
+  std::pair<uint64_t, uint64_t> device_memory() const;
+
   // Device memory held by the engine (weights + workspace), and by a state (recurrent + KV + snapshots).
   uint64_t device_bytes() const;
   uint64_t state_device_bytes(const CudaState& state) const;
