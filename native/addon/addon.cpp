@@ -4,7 +4,9 @@
 //
 // JS API (typed in src/worker/addon.ts):
 //   version(): string                         systemInfo(): string (JSON, as `hybrid --version --json`)
-//   loadModel(path, {threads, maxBatch, stateBudgetBytes}, onProgress(stage, done, total)) -> Promise<Model>
+//   loadModel(path, {threads, maxBatch, stateBudgetBytes, device: "auto"|"cuda"|"cpu"}, onProgress(stage, done, total))
+//     -> Promise<Model>   (device "auto"/"cuda": CUDA device 0 when usable, else the CPU; Model.info().device says
+//     which and why)
 //   Model.info(): string (JSON)               Model.tokenize(text, {addSpecial, parseSpecial}) -> Int32Array
 //   Model.detokenize(Int32Array | number[], {special}) -> string
 //   Model.createSession(options) -> Session { dispose() }   (one per document; KV + checkpoints)
@@ -122,9 +124,9 @@ std::vector<int32_t> token_array(Napi::Env env, Napi::Value v) {
 
 class LoadWorker : public Napi::AsyncProgressQueueWorker<LoadProgress> {
  public:
-  LoadWorker(Napi::Env env, std::string path, int threads, int64_t max_batch, Napi::Function on_progress)
+  LoadWorker(Napi::Env env, std::string path, hybrid::addon::LoadOptions opts, Napi::Function on_progress)
       : Napi::AsyncProgressQueueWorker<LoadProgress>(env, "hybrid.loadModel"),
-        path_(std::move(path)), threads_(threads), max_batch_(max_batch), deferred_(Napi::Promise::Deferred::New(env)) {
+        path_(std::move(path)), opts_(std::move(opts)), deferred_(Napi::Promise::Deferred::New(env)) {
     if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
   }
   Napi::Promise promise() const { return deferred_.Promise(); }
@@ -132,9 +134,7 @@ class LoadWorker : public Napi::AsyncProgressQueueWorker<LoadProgress> {
  protected:
   void Execute(const ExecutionProgress& progress) override {
     try {
-      loaded_ = hybrid::addon::load_model(path_, threads_, max_batch_,
-                                          [&](const LoadProgress& p) { progress.Send(&p, 1); });
-      loaded_->state_budget_bytes = state_budget_;
+      loaded_ = hybrid::addon::load_model(path_, opts_, [&](const LoadProgress& p) { progress.Send(&p, 1); });
     } catch (const InputError& e) {
       input_error_ = true;
       SetError(e.what());
@@ -166,13 +166,7 @@ class LoadWorker : public Napi::AsyncProgressQueueWorker<LoadProgress> {
 
  private:
   std::string path_;
-  int threads_;
-  int64_t max_batch_;
-
- public:
-  uint64_t state_budget_ = 0;
-
- private:
+  hybrid::addon::LoadOptions opts_;
   Napi::Promise::Deferred deferred_;
   Napi::FunctionReference on_progress_;
   std::shared_ptr<LoadedModel> loaded_;
@@ -189,8 +183,20 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   const uint64_t state_budget = bytes_field(opts, "stateBudgetBytes", 0);
   if (threads < 0 || threads > 1024) throw Napi::RangeError::New(env, "threads must be in 0..1024");
   if (max_batch < 1 || max_batch > 4096) throw Napi::RangeError::New(env, "maxBatch must be in 1..4096");
-  auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), threads, max_batch, on_progress);
-  w->state_budget_ = state_budget;
+  std::string device = "auto";
+  Napi::Value dv = opts.Get("device");
+  if (!dv.IsUndefined()) {
+    if (!dv.IsString()) throw Napi::TypeError::New(env, "device must be \"auto\", \"cuda\" or \"cpu\"");
+    device = dv.As<Napi::String>().Utf8Value();
+    if (device != "auto" && device != "cuda" && device != "cpu")
+      throw Napi::RangeError::New(env, "device must be \"auto\", \"cuda\" or \"cpu\", not \"" + device.substr(0, 40) + "\"");
+  }
+  hybrid::addon::LoadOptions lo;
+  lo.threads = threads;
+  lo.max_batch = max_batch;
+  lo.device = device;
+  lo.state_budget_bytes = state_budget;
+  auto* w = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), lo, on_progress);
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

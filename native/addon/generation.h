@@ -19,10 +19,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_engine.h"
+#include "backend/cuda/cuda_sequence.h"
 #include "gguf/gguf.h"
 #include "model/arch.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
+#include "runtime/sequence.h"
 #include "runtime/session.h"
 #include "tokenizer/incremental.h"
 #include "tokenizer/tokenizer.h"
@@ -37,14 +40,19 @@ inline double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-// A model as the worker holds it: weights (memory-mapped), tokenizer (when the file has one), one engine.
+// A model as the worker holds it: weights (memory-mapped), tokenizer (when the file has one), one engine —
+// the CPU's, or the GPU's when the device setting allows and a usable CUDA device holds the weights.
 // The engine has one workspace, so generations on one model run one at a time (`compute`).
 struct LoadedModel {
   std::string path;
   std::shared_ptr<runtime::Model> model;
   std::unique_ptr<tok::Tokenizer> tokenizer;  // null when the file has none (tokenizer_error says why)
   std::string tokenizer_error;
-  std::unique_ptr<runtime::Engine> engine;
+  std::unique_ptr<runtime::Engine> engine;     // the CPU engine (null when the model runs on CUDA)
+  std::unique_ptr<cuda::CudaEngine> cuda;      // the CUDA engine (null on the CPU)
+  std::shared_ptr<cuda::SnapshotPool> snapshots;  // where CUDA sessions keep checkpoints
+  // The device: what was asked ("auto", "cuda", "cpu"), what runs ("cpu", "cuda"), why, and its name.
+  std::string device_requested = "cpu", device = "cpu", device_reason, device_name;
   std::mutex compute;
   double load_ms = 0;
   int64_t max_batch = 0;
@@ -54,16 +62,74 @@ struct LoadedModel {
   std::vector<std::weak_ptr<struct DocSession>> sessions;  // guarded by compute
   uint64_t use_clock = 0;
   uint64_t evicted_checkpoint_bytes = 0, evicted_sessions = 0;
+
+  // A fresh sequence of n_ctx tokens on the model's device.
+  std::unique_ptr<runtime::Sequence> new_sequence(int64_t n_ctx) {
+    if (cuda) return std::make_unique<cuda::CudaSequence>(*cuda, snapshots, n_ctx);
+    return std::make_unique<runtime::CpuSequence>(*engine, n_ctx);
+  }
+  // Tokens per evaluation while reading a prompt: the request's (cancel granularity) on the CPU; on the GPU
+  // at least the engine's batch (a batch of 64 would leave the tensor cores idle).
+  int64_t prefill_chunk(int64_t requested) const {
+    return cuda ? std::max<int64_t>(requested, cuda->max_batch()) : std::max<int64_t>(1, requested);
+  }
 };
 
 struct LoadProgress {
-  std::string stage;  // "open", "read", "tokenizer", "engine"
+  std::string stage;  // "open", "read", "tokenizer", "engine" (the CUDA engine uploads the weights here)
   uint64_t done = 0, total = 0;
 };
 
 // Loads and validates the file, reads every weight page once (so the first request does not pay the page
 // faults, and the user sees real progress for a large file), builds the tokenizer and the engine.
-inline std::shared_ptr<LoadedModel> load_model(const std::string& path, int threads, int64_t max_batch,
+struct LoadOptions {
+  int threads = 0;                 // CPU engine threads (0: one per core)
+  int64_t max_batch = 64;          // CPU engine: tokens per forward batch
+  std::string device = "auto";     // "auto", "cuda" or "cpu"
+  uint64_t state_budget_bytes = 0; // all document sessions together (0: none; on CUDA capped by free memory)
+  int64_t cuda_max_batch = 512;    // CUDA engine: tokens per forward batch (its workspace is sized for it)
+};
+
+// Puts the model on the device `requested` asks for: "cpu"; "cuda" or "auto" use CUDA device 0 when this
+// build has the CUDA backend, a driver and a device are present and the weights fit, else the CPU, with
+// the reason (what did not fit and how much was free, or why CUDA is not usable) in device_reason.
+inline void choose_device(LoadedModel& lm, const LoadOptions& o) {
+  const std::string& requested = o.device;
+  lm.device_requested = requested;
+  if (requested != "cpu") {
+    std::string why;
+    if (cuda::cuda_usable(0, &why)) {
+      try {
+        lm.cuda = std::make_unique<cuda::CudaEngine>(lm.model, 0, std::max<int64_t>(1, o.cuda_max_batch));
+        const auto facts = lm.cuda->device_facts();
+        const auto mem = lm.cuda->device_memory();
+        lm.snapshots = std::make_shared<cuda::SnapshotPool>();
+        // Checkpoints in device memory: up to a quarter of what is free after the weights, at most 2 GiB.
+        lm.snapshots->device_budget = std::min<uint64_t>(mem.first / 4, 2ull << 30);
+        lm.device = "cuda";
+        lm.device_name = facts.name;
+        lm.device_reason = "CUDA device 0 (" + facts.name + ") holds the weights (" +
+                           std::to_string(lm.cuda->weight_device_bytes() >> 20) + " MiB; " +
+                           std::to_string(mem.first >> 20) + " MiB free of " + std::to_string(mem.second >> 20) + ")";
+        // Sessions' KV caches and checkpoints live in device memory: keep them within 80% of what is free.
+        const uint64_t cap = mem.first / 5 * 4;
+        if (lm.state_budget_bytes == 0 || lm.state_budget_bytes > cap) lm.state_budget_bytes = cap;
+        return;
+      } catch (const std::exception& e) {
+        lm.cuda.reset();
+        why = e.what();
+      }
+    }
+    lm.device_reason = "falling back to the CPU: " + why;
+  } else {
+    lm.device_reason = "the device setting is \"cpu\"";
+  }
+  lm.device = "cpu";
+  lm.engine = std::make_unique<runtime::Engine>(lm.model, o.threads, o.max_batch);
+  lm.device_name = "CPU (" + std::to_string(lm.engine->threads()) + " threads)";
+}
+
+inline std::shared_ptr<LoadedModel> load_model(const std::string& path, const LoadOptions& opts,
                                                const std::function<void(const LoadProgress&)>& progress) {
   const auto t0 = Clock::now();
   auto lm = std::make_shared<LoadedModel>();
@@ -100,8 +166,9 @@ inline std::shared_ptr<LoadedModel> load_model(const std::string& path, int thre
     lm->tokenizer_error = path + ": the file has no tokenizer (tokenizer.ggml.model is missing)";
   }
   progress({"engine", 0, 1});
-  lm->max_batch = max_batch;
-  lm->engine = std::make_unique<runtime::Engine>(lm->model, threads, max_batch);
+  lm->max_batch = opts.max_batch;
+  lm->state_budget_bytes = opts.state_budget_bytes;
+  choose_device(*lm, opts);
   lm->load_ms = ms_since(t0);
   progress({"engine", 1, 1});
   return lm;
@@ -117,7 +184,15 @@ inline std::string model_info_json(const LoadedModel& lm) {
   w.field("architecture", std::string(model::arch_name(hp.arch)));
   if (auto name = file.opt_str("general.name")) w.field("name", std::string(*name));
   else w.key("name").null();
-  w.field("loadMs", lm.load_ms).field("threads", lm.engine->threads()).field("maxBatch", lm.max_batch);
+  w.field("loadMs", lm.load_ms).field("threads", lm.engine ? lm.engine->threads() : 0).field("maxBatch", lm.max_batch);
+  w.key("device").begin_object();
+  w.field("requested", lm.device_requested).field("using", lm.device).field("reason", lm.device_reason);
+  w.field("name", lm.device_name).field("stateBudgetBytes", lm.state_budget_bytes);
+  if (lm.cuda) {
+    w.field("weightDeviceBytes", lm.cuda->weight_device_bytes()).field("engineDeviceBytes", lm.cuda->device_bytes());
+    w.field("snapshotDeviceBudget", lm.snapshots->device_budget);
+  }
+  w.end_object();
   w.key("hparams").begin_object();
   w.field("contextLength", hp.n_ctx_train).field("embeddingLength", hp.n_embd).field("blockCount", hp.n_layer);
   w.field("vocabSize", hp.n_vocab).field("normEps", static_cast<double>(hp.norm_eps)).field("tiedOutput", hp.tied_output);
@@ -393,7 +468,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
   if (prompt.empty()) throw InputError("the prompt is empty (no text, no tokens, and the model adds no BOS)");
   // A scratch session needs room for this request only (its KV caches are allocated for all of n_ctx).
   if (!req.session) doc->n_ctx = std::min<int64_t>(doc->n_ctx, r.prompt_tokens + req.max_tokens + 1);
-  if (!doc->session) doc->session = std::make_unique<runtime::Session>(*lm.engine, doc->n_ctx, doc->policy);
+  if (!doc->session) doc->session = std::make_unique<runtime::Session>(lm.new_sequence(doc->n_ctx), doc->policy);
   runtime::Session& s = *doc->session;
   std::vector<float> logits(static_cast<size_t>(n_vocab));
 
@@ -421,7 +496,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
     return true;
   };
   if (common < s.size()) s.rollback_to_edit(common == n ? n - 1 : common);  // keep one token to re-read for logits
-  const int64_t chunk = std::max<int64_t>(1, req.prefill_chunk);
+  const int64_t chunk = lm.prefill_chunk(req.prefill_chunk);
   const int64_t pin_at = req.session && req.pin_tail > 0 ? n - req.pin_tail : -1;
   const bool pin = pin_at > 0 && pin_at > s.size() &&
                    (s.checkpoints().empty() || s.checkpoints().back().n < pin_at);

@@ -160,7 +160,6 @@ TEST("context overflow and bad token ids are errors that leave the session intac
   CHECK(max_diff(s.logits(), fresh_logits(env.engine, doc)) <= 1e-5);
 }
 
-TEST_MAIN()
 
 // The path the GPU takes (its sequences cannot share KV caches): forks run in the session's own sequence
 // and the session restores its end before its next operation. Driven here on the CPU sequence with KV
@@ -335,3 +334,5 @@ TEST("a failed read or snapshot leaves the session holding exactly what it read,
   s.sync(edited);
   CHECK(max_diff(s.logits(), fresh_logits(env.engine, edited)) <= 1e-5);
 }
+
+TEST_MAIN()

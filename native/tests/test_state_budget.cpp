@@ -12,7 +12,11 @@ using namespace hybrid;
 TEST("least recently used sessions lose checkpoints, then themselves; the current one keeps its state") {
   fixture::TinyModel tm;
   fixture::TempFile file(tm.write("budget"));
-  auto lm = addon::load_model(file.path, 1, 32, [](const addon::LoadProgress&) {});
+  addon::LoadOptions lo;
+  lo.threads = 1;
+  lo.max_batch = 32;
+  lo.device = "cpu";
+  auto lm = addon::load_model(file.path, lo, [](const addon::LoadProgress&) {});
   std::atomic<bool> cancel{false};
   auto run = [&](std::shared_ptr<addon::DocSession>& doc, int seed) {
     addon::GenerateRequest req;

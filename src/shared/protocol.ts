@@ -66,8 +66,24 @@ export interface ModelInfo {
   architecture: string;
   name: string | null;
   loadMs: number;
+  /** CPU engine threads (0 when the model runs on CUDA). */
   threads: number;
   maxBatch: number;
+  /**
+   * Where the model runs: what the device setting asked, what was used and why (on a fallback, why CUDA was
+   * not usable or what did not fit), the device's name; on CUDA the device memory of the weights, of the
+   * engine, and the budget of checkpoints kept in device memory (beyond it they go to pinned host memory).
+   */
+  device: {
+    requested: Device;
+    using: 'cpu' | 'cuda';
+    reason: string;
+    name: string;
+    stateBudgetBytes: number;
+    weightDeviceBytes?: number;
+    engineDeviceBytes?: number;
+    snapshotDeviceBudget?: number;
+  };
   hparams: {
     contextLength: number;
     embeddingLength: number;

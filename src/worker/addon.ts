@@ -11,7 +11,8 @@ export interface NativeAddon {
   /** Loads on a libuv thread; onProgress(stage, done, total) runs on the JS thread. Errors: code "EINPUT" for a bad file. */
   loadModel(
     path: string,
-    options: { threads: number; maxBatch?: number; stateBudgetBytes?: number },
+    /** device: "auto"/"cuda" put the model on CUDA device 0 when usable, else the CPU (info().device says which and why). */
+    options: { threads: number; maxBatch?: number; stateBudgetBytes?: number; device?: 'auto' | 'cuda' | 'cpu' },
     onProgress?: (stage: string, done: number, total: number) => void,
   ): Promise<NativeModel>;
 }

@@ -167,7 +167,8 @@ export class WorkerService {
     let lastStage = '';
     this.log('info', `loading model ${path}`);
     const stateBudgetBytes = (this.settings?.stateMemoryBudgetMB ?? 2048) * 1024 * 1024;
-    slot.loading = addon.loadModel(path, { threads: this.settings?.threads ?? 0, stateBudgetBytes }, (stage, done, total) => {
+    const device = this.settings?.device ?? 'auto';
+    slot.loading = addon.loadModel(path, { threads: this.settings?.threads ?? 0, stateBudgetBytes, device }, (stage, done, total) => {
       if (progressId === undefined) return;
       const now = performance.now();
       if (stage === lastStage && now - lastProgress < 50 && done < total) return;
@@ -197,8 +198,10 @@ export class WorkerService {
       'info',
       `model loaded in ${ms(performance.now() - t0)}: ${i.name ?? path}, ${i.architecture} ${i.hparams.pattern} ` +
         `(${i.hparams.mamba2Layers} Mamba-2, ${i.hparams.attentionLayers} attention, ${i.hparams.mlpLayers} MLP), ` +
-        `${mib(i.weightBytes)} of weights, context ${i.hparams.contextLength}, ${tok}, ${i.threads} threads`,
+        `${mib(i.weightBytes)} of weights, context ${i.hparams.contextLength}, ${tok}, ` +
+        (i.device.using === 'cuda' ? `on ${i.device.name}` : `${i.threads} threads`),
     );
+    this.log(i.device.requested !== 'cpu' && i.device.using === 'cpu' ? 'warn' : 'info', `device: ${i.device.using} (${i.device.reason})`);
     this.reportMemory(true);
     this.memoryTimer ??= setInterval(() => this.reportMemory(true), MEMORY_REPORT_MS).unref();
     return i;
@@ -553,16 +556,21 @@ export class WorkerService {
     const settings = this.settings as InitializeParams;
     const system = JSON.parse(addon.systemInfo()) as NativeSystemInfo;
     const cudaUsable = system.cuda.devices.length > 0;
-    // The worker's sessions run on the CPU engine; the CUDA engine (native/src/backend/cuda) serves the CLI
-    // (`hybrid bench|generate|logits --device cuda`) and is not wired into the addon's sessions yet, so a
-    // usable GPU is reported, not claimed.
-    const using = 'cpu';
-    const reason =
-      settings.device === 'cpu'
-        ? 'the device setting is "cpu"'
-        : cudaUsable
-          ? `CUDA device 0 (${system.cuda.devices[0].name}) is usable, but the extension's runtime runs on the CPU for now (the CUDA engine serves the CLI: hybrid … --device cuda)`
-          : `falling back to the CPU: ${system.cuda.status}`;
+    // A loaded model says where it runs (the addon chose: CUDA device 0 when the setting allows and the
+    // weights fit, else the CPU, with the reason); before a load, where the next one will go.
+    const loaded = this.model?.info?.device;
+    let using: 'cpu' | 'cuda' = 'cpu';
+    let reason: string;
+    if (loaded) {
+      using = loaded.using;
+      reason = loaded.reason;
+    } else if (settings.device === 'cpu') {
+      reason = 'the device setting is "cpu"';
+    } else if (cudaUsable) {
+      reason = `CUDA device 0 (${system.cuda.devices[0].name}) is usable: a model loads there when its weights fit`;
+    } else {
+      reason = `falling back to the CPU: ${system.cuda.status}`;
+    }
     const modelPath = this.model?.path ?? settings.modelPath ?? '';
     let model: RuntimeInfo['model'] = { path: modelPath, status: 'none', load: { state: 'none' } };
     if (modelPath) {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { RuntimeError } from '../../src/runtime/client';
 import { ErrorCode } from '../../src/shared/protocol';
-import { cancellation, crashingWorker, disposeClients, makeClient, scratchFile, waitFor } from './runtime-helpers';
+import { cancellation, crashingWorker, disposeClients, makeClient, scratchFile, tinyModel, waitFor } from './runtime-helpers';
 
 after(disposeClients);
 
@@ -23,6 +23,36 @@ test('the worker loads the native addon in its own process and reports', async (
   assert.ok(logger.lines.some((l) => /native addon .* loaded/.test(l)), logger.lines.join('\n'));
   const pong = await c.request('ping', { seq: 7 });
   assert.deepEqual(pong, { seq: 7, pid: info.worker.pid });
+});
+
+test('the device setting reaches the addon: "cpu" runs on the CPU; "cuda" takes the GPU when usable, else falls back saying why', async () => {
+  for (const device of ['cpu', 'cuda', 'auto'] as const) {
+    const { c, logger } = makeClient({}, { device });
+    const before = await c.start();
+    const usable = before.cuda.devices.length > 0;
+    const model = await c.request('loadModel', { path: tinyModel() });
+    assert.equal(model.device.requested, device);
+    const info = await c.request('info', {});
+    assert.deepEqual(info.device, { requested: device, using: model.device.using, reason: model.device.reason });
+    if (device === 'cpu') {
+      assert.equal(model.device.using, 'cpu');
+      assert.equal(model.device.reason, 'the device setting is "cpu"');
+      assert.ok(model.threads >= 1);
+    } else if (usable) {
+      assert.equal(model.device.using, 'cuda');
+      assert.match(model.device.reason, /CUDA device 0 .* holds the weights/);
+      assert.ok((model.device.weightDeviceBytes ?? 0) > 0);
+    } else {
+      // No GPU here (CI): the fallback names why, and the worker warns once.
+      assert.equal(model.device.using, 'cpu');
+      assert.equal(model.device.reason, `falling back to the CPU: ${before.cuda.status}`);
+      assert.ok(logger.lines.some((l) => l.includes('falling back to the CPU')), logger.lines.join('\n'));
+    }
+    // The session runs where the model does: a completion works either way.
+    await c.request('openDocument', { uri: 'file:///d.ts', languageId: 'typescript', version: 1, text: 'function add(a, b) {\n  return' });
+    const r = await c.stream('complete', { uri: 'file:///d.ts', version: 1, offset: 29, maxTokens: 4 }, () => undefined);
+    assert.ok(r.stats.generatedTokens >= 1);
+  }
 });
 
 test('malformed requests get an error reply and the worker lives on', async () => {
