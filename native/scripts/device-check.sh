@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check of the CUDA backend, in one short run (issue 7): build with nvcc for sm_90, nvidia-smi,
-# test_cuda_engine, test_cuda_matmul, the other native tests (ctest without the CUDA ones), a small fixture's
+# test_cuda_engine, test_cuda_matmul, test_cuda_session, the other native tests (ctest without the CUDA ones), a small fixture's
 # GPU bench (with the per-op profile), a greedy `generate` GPU vs CPU comparison on it, and random-weight
 # fixtures with Nemotron-Nano-9B-v2's real dimensions (BF16 and Q8_0) benched with `hybrid bench --device cuda
 # --json` (BF16 with HYBRID_CUDA_PROFILE=1: a per-op table of one prefill and two decode steps in
@@ -65,9 +65,10 @@ HYBRID="$BUILD/hybrid"
 step version 20 "$HYBRID" --version
 step test_cuda_engine 120 "$BUILD/test_cuda_engine"
 if [ -x "$BUILD/test_cuda_matmul" ]; then step test_cuda_matmul 120 "$BUILD/test_cuda_matmul"; fi
+if [ -x "$BUILD/test_cuda_session" ]; then step test_cuda_session 120 "$BUILD/test_cuda_session"; fi
 # the other native tests (the CUDA ones ran above)
 if [ "${CTEST:-1}" = "1" ]; then
-  step ctest 150 ctest --test-dir "$BUILD" --output-on-failure -j8 --timeout 120 -E 'test_cuda_(engine|matmul)'
+  step ctest 150 ctest --test-dir "$BUILD" --output-on-failure -j8 --timeout 120 -E 'test_cuda_(engine|matmul|session)'
 fi
 EXTRA="${EXTRA:-0}"
 if [ "$EXTRA" = "1" ]; then step cuda-opbench 120 bash -c "'$HYBRID' cuda-opbench --json > '$OUT/opbench.json'"; fi
@@ -148,6 +149,7 @@ def last_line(name):
         return None
 summary["test_cuda_engine"] = last_line("test_cuda_engine.log")
 summary["test_cuda_matmul"] = last_line("test_cuda_matmul.log")
+summary["test_cuda_session"] = last_line("test_cuda_session.log")
 summary["generate_small_cuda_vs_cpu"] = last_line("generate-compare.log")
 summary["opbench_summary"] = None  # cuda-opbench runs with EXTRA=1 only
 if os.path.exists(os.path.join(out, "opbench.json")):
