@@ -17,25 +17,11 @@
 #include "util/error.h"
 #include "util/json.h"
 
-namespace {
-
-using hybrid::cli::Args;
-using hybrid::cli::UsageError;
-using hybrid::runtime::Engine;
-using hybrid::runtime::Logits;
-using hybrid::runtime::Model;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string model_path(const Args& a) {
-  if (a.positional.size() != 1) throw UsageError("expected exactly one MODEL path");
-  return a.positional[0];
-}
+namespace hybrid::cli {
 
 // --device cpu|cuda|auto (default cpu). Returns a CUDA engine when the model runs on the GPU, else null.
-std::unique_ptr<hybrid::cuda::CudaEngine> open_device(const Args& a, const std::shared_ptr<Model>& model,
-                                                      int64_t max_batch) {
+std::unique_ptr<cuda::CudaEngine> open_device(const Args& a, const std::shared_ptr<runtime::Model>& model,
+                                              int64_t max_batch) {
   const std::string dev = a.get("device", "cpu");
   if (dev != "cpu" && dev != "cuda" && dev != "auto") throw UsageError("--device must be cpu, cuda or auto, got '" + dev + "'");
   if (dev == "cpu") return nullptr;
@@ -53,6 +39,26 @@ std::unique_ptr<hybrid::cuda::CudaEngine> open_device(const Args& a, const std::
     return nullptr;
   }
 }
+
+}  // namespace hybrid::cli
+
+namespace {
+
+using hybrid::cli::Args;
+using hybrid::cli::open_device;
+using hybrid::cli::UsageError;
+using hybrid::runtime::Engine;
+using hybrid::runtime::Logits;
+using hybrid::runtime::Model;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string model_path(const Args& a) {
+  if (a.positional.size() != 1) throw UsageError("expected exactly one MODEL path");
+  return a.positional[0];
+}
+
 
 int cmd_logits(const Args& a) {
   a.allow_only({"tokens", "threads", "batch", "device"});

@@ -1,10 +1,12 @@
-// `hybrid edit-bench`: what an edit costs with per-document checkpoints against a full re-read.
+// `hybrid edit-bench`: what an edit costs with per-document checkpoints against a full re-read, on the CPU
+// or (--device cuda|auto) on the GPU through the same Session (CudaSequence: checkpoints in device memory).
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_sequence.h"
 #include "cli/commands.h"
 #include "runtime/session.h"
 #include "util/json.h"
@@ -19,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 int cmd_edit_bench(const Args& a) {
-  a.allow_only({"doc-tokens", "edit-at", "edits", "threads", "stride", "budget-mb", "seed"});
+  a.allow_only({"doc-tokens", "edit-at", "edits", "threads", "stride", "budget-mb", "seed", "device"});
   if (a.positional.size() != 1) throw UsageError("expected exactly one MODEL path");
   auto model = Model::load(a.positional[0]);
   const int64_t n_doc = a.get_int("doc-tokens", 8192);
@@ -47,7 +49,15 @@ int cmd_edit_bench(const Args& a) {
   CheckpointPolicy policy;
   policy.stride = a.get_int("stride", 256);
   policy.budget_bytes = static_cast<uint64_t>(a.get_int("budget-mb", 2048)) << 20;
-  Engine engine(model, static_cast<int>(a.get_int("threads", 0)));
+  std::unique_ptr<hybrid::cuda::CudaEngine> gpu = hybrid::cli::open_device(a, model, 512);
+  std::unique_ptr<Engine> engine;
+  auto pool = std::make_shared<hybrid::cuda::SnapshotPool>();
+  pool->device_budget = policy.budget_bytes;
+  auto new_sequence = [&]() -> std::unique_ptr<Sequence> {
+    if (gpu) return std::make_unique<hybrid::cuda::CudaSequence>(*gpu, pool, n_doc + 64);
+    return std::make_unique<CpuSequence>(*engine, n_doc + 64);
+  };
+  if (!gpu) engine = std::make_unique<Engine>(model, static_cast<int>(a.get_int("threads", 0)));
   const int32_t V = static_cast<int32_t>(model->hp().n_vocab);
   std::mt19937 rng(static_cast<uint32_t>(a.get_int("seed", 1)));
   std::vector<int32_t> doc(n_doc);
@@ -55,10 +65,11 @@ int cmd_edit_bench(const Args& a) {
 
   // Baseline: a full read of the document (what llama.cpp does for a hybrid model after an edit).
   std::vector<float> logits(V);
-  Session session(engine, n_doc + 64, policy);
+  Session session(new_sequence(), policy);
   auto t0 = Clock::now();
   session.append(doc.data(), n_doc, logits.data());
   const double full_s = since(t0);
+  const uint64_t bytes_per_checkpoint = session.checkpoints().empty() ? 0 : session.checkpoints().back().snap->bytes();
 
   // Edits: replace a few tokens (a one-line change) near each position, then ask for the next-token logits.
   struct Result { double at, mean, max, tokens_read; };
@@ -83,7 +94,8 @@ int cmd_edit_bench(const Args& a) {
   }
   hybrid::JsonWriter w;
   w.begin_object();
-  w.field("doc_tokens", n_doc).field("edits", n_edits).field("threads", engine.threads());
+  w.field("doc_tokens", n_doc).field("edits", n_edits).field("threads", engine ? engine->threads() : 0);
+  w.field("device", gpu ? gpu->device_facts().name : std::string("cpu"));
   w.field("full_reread_s", full_s);
   // The first position's figures at the top level (the documented shape), every position in "positions".
   w.field("edit_at", results[0].at).field("edit_mean_s", results[0].mean).field("edit_max_s", results[0].max);
@@ -96,7 +108,8 @@ int cmd_edit_bench(const Args& a) {
   w.end_array();
   w.field("checkpoints", static_cast<int64_t>(session.checkpoints().size()));
   w.field("checkpoint_bytes", session.checkpoint_bytes());
-  w.field("bytes_per_checkpoint", engine.new_state(1).recurrent_bytes());
+  w.field("bytes_per_checkpoint", bytes_per_checkpoint);
+  if (gpu) w.field("checkpoints_in_device_memory", pool->device_count).field("checkpoints_in_pinned_host_memory", pool->host_count);
   w.field("stride", policy.stride);
   w.end_object();
   if (a.flag("json")) std::printf("%s\n", w.str().c_str());
@@ -110,7 +123,8 @@ int cmd_edit_bench(const Args& a) {
   return 0;
 }
 
-HYBRID_CLI_COMMAND("edit-bench", "edit-bench MODEL --doc-tokens 8192 --edit-at 0.95[,0.5,...] [--edits 20] --json",
+HYBRID_CLI_COMMAND("edit-bench",
+                   "edit-bench MODEL --doc-tokens 8192 --edit-at 0.95[,0.5,...] [--edits 20] [--device cpu|cuda|auto] --json",
                    "edit cost with checkpoints vs a full re-read", {"json"}, cmd_edit_bench);
 
 }  // namespace

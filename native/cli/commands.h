@@ -4,12 +4,16 @@
 #include <cctype>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <climits>
 #include <cstdint>
 #include <vector>
+
+#include "backend/cuda/cuda_engine.h"
+#include "runtime/engine.h"
 
 namespace hybrid::cli {
 
@@ -129,6 +133,12 @@ inline std::vector<Command>& commands() {
 struct Register {
   explicit Register(Command c) { commands().push_back(std::move(c)); }
 };
+
+// --device cpu|cuda|auto (default cpu): a CUDA engine of `max_batch` tokens per batch when the model runs on
+// the GPU, else null. auto falls back to the CPU with a message on stderr; cuda without a usable GPU throws
+// InputError (cmd_run.cpp).
+std::unique_ptr<cuda::CudaEngine> open_device(const Args& a, const std::shared_ptr<runtime::Model>& model,
+                                              int64_t max_batch);
 
 }  // namespace hybrid::cli
 

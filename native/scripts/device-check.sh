@@ -115,6 +115,10 @@ for type in bf16 q8_0; do
     --gen-tokens $GEN --edit-doc-tokens $EDIT_DOC > '$OUT/bench-$type.json'"
   cat "$OUT/bench-$type.json" >> "$OUT/bench-$type.log" 2>/dev/null
   if [ "$PROF" = "1" ]; then grep -A40 '^HYBRID_CUDA_PROFILE' "$OUT/bench-$type.log" | grep -v '^{' | head -40; fi
+  if [ "$type" = "bf16" ]; then  # the same edits through the worker's path: Session over CudaSequence
+    step "bench-edit-$type" 120 bash -c "'$HYBRID' edit-bench '$f' --device cuda --doc-tokens $EDIT_DOC --edit-at 0.95,0.5 \
+      --edits 5 --json > '$OUT/bench-edit-$type.json'"
+  fi
   if [ "$EXTRA" = "1" ]; then  # the previous kernels on the same file: bf16 scan + conv, q8_0 decode GEMV
     if [ "$type" = "bf16" ]; then OLD="HYBRID_CUDA_SCAN=seq HYBRID_CUDA_CONV=seq HYBRID_CUDA_PROFILE=1"; else OLD="HYBRID_MM_GEMV=f32"; fi
     step "bench-$type-old" 120 bash -c "$OLD '$HYBRID' bench '$f' --device cuda \
