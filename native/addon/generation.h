@@ -531,6 +531,12 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
   bool closed = req.reasoning_budget <= 0 || req.reasoning_close.empty() || inject.empty();
   size_t inject_at = inject.size();  // index into `inject` while injecting
   r.stop_reason = "maxTokens";
+  // Greedy without penalties on the GPU: the device picks the token and only its id comes back (no copy
+  // of the n_vocab logits per token).
+  const auto& sp = req.sampling;
+  const bool device_greedy = lm.cuda && sp.temperature <= 0.0f && sp.repeat_penalty == 1.0f &&
+                             sp.presence_penalty == 0.0f && sp.frequency_penalty == 0.0f;
+  int32_t next_greedy = -1;  // device_greedy: the argmax after the last token read
   while (r.generated_tokens < req.max_tokens) {
     if (cancel.load(std::memory_order_relaxed)) {
       r.stop_reason = "cancelled";
@@ -539,6 +545,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
     int32_t tok;
     const bool injected = inject_at < inject.size();
     if (injected) tok = inject[inject_at++];
+    else if (next_greedy >= 0) tok = next_greedy;
     else tok = sampler.sample(logits.data(), static_cast<int32_t>(n_vocab), recent);
     if (!injected && req.stop_at_eog && lm.tokenizer && lm.tokenizer->is_eog(tok)) {
       r.stop_reason = "eog";
@@ -563,7 +570,8 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
     recent.push_back(tok);
     if (recent.size() > 512) recent.erase(recent.begin(), recent.begin() + 256);
     if (r.generated_tokens >= req.max_tokens) break;
-    fork->append(&tok, 1, logits.data());
+    if (device_greedy) next_greedy = fork->append_argmax(&tok, 1);
+    else fork->append(&tok, 1, logits.data());
   }
   if (detok) {
     std::string rest = detok->flush();

@@ -255,6 +255,20 @@ TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin mak
   doc.push_back(60);
   CHECK(max_diff(l3, fresh_logits(env.engine, doc)) <= 1e-5);
   CHECK_EQ(s.stats().forks_in_place, int64_t(2));
+  // append_argmax: the id of the largest logit after the tokens, in place and with shared KV alike.
+  Session shared(env.engine, 256);
+  shared.append(doc.data(), static_cast<int64_t>(doc.size()));
+  for (Session* x : {&s, &shared}) {
+    auto f = x->fork();
+    std::vector<int32_t> joined = x->tokens();
+    joined.insert(joined.end(), extra.begin(), extra.end());
+    const auto ref = fresh_logits(env.engine, joined);
+    const int32_t best = static_cast<int32_t>(std::max_element(ref.begin(), ref.end()) - ref.begin());
+    CHECK_EQ(f->append_argmax(extra.data(), 3), best);
+    CHECK_EQ(f->size(), x->size() + 3);
+  }
+  CHECK_EQ(s.stats().forks_in_place, int64_t(3));
+  CHECK_EQ(shared.stats().forks_in_place, int64_t(0));
 }
 
 namespace {

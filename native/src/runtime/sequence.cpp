@@ -8,6 +8,17 @@ namespace hybrid::runtime {
 
 void Sequence::check_tokens(const int32_t* tokens, int64_t n) const { check_token_ids(model().hp().n_vocab, tokens, n); }
 
+int32_t Sequence::eval_argmax(const int32_t* tokens, int64_t n) {
+  if (n < 1) throw InputError("eval_argmax needs at least one token");
+  const int64_t V = model().hp().n_vocab;
+  argmax_logits_.resize(static_cast<size_t>(V));
+  eval(tokens, n, Logits::Last, argmax_logits_.data());
+  int32_t best = 0;
+  for (int32_t i = 1; i < V; ++i)
+    if (argmax_logits_[i] > argmax_logits_[best]) best = i;
+  return best;
+}
+
 namespace {
 
 class HostSnapshot final : public Snapshot {

@@ -37,6 +37,9 @@ class Sequence {
   virtual void check_tokens(const int32_t* tokens, int64_t n) const;
   // As Engine::eval: reads tokens[n] after n_past; the state is unchanged when it throws InputError.
   virtual void eval(const int32_t* tokens, int64_t n, Logits mode, float* logits) = 0;
+  // Reads tokens[n] (n >= 1) and returns the argmax of the last token's logits (lowest id on ties). The
+  // GPU computes it on the device, so only the id comes back; the default evaluates the logits here.
+  virtual int32_t eval_argmax(const int32_t* tokens, int64_t n);
 
   // Bytes of the recurrent part (one snapshot's size), and of everything the sequence holds (recurrent
   // part + the KV rows allocated so far; snapshots are counted by their owners).
@@ -55,6 +58,9 @@ class Sequence {
   // this one's n_past (which this one never reads), or null when the backend cannot share them; a Session
   // then runs its forks in place (snapshot, read past the end, restore).
   virtual std::unique_ptr<Sequence> fork_sharing_kv() { return nullptr; }
+
+ private:
+  std::vector<float> argmax_logits_;
 };
 
 // runtime::State on the CPU engine. `share_kv_forks` = false makes fork_sharing_kv() return null, so the

@@ -261,19 +261,26 @@ Fork::Fork(Session* s, std::unique_ptr<Sequence> shared)
 
 bool Fork::stale() const { return session_->epoch_ != epoch_ || (!shared_ && session_->fork_gen_ != gen_); }
 
-void Fork::append(const int32_t* tokens, int64_t n, float* logits) {
+Sequence& Fork::target() {
   if (stale()) throw std::logic_error("fork is stale: its session changed since the fork was made");
-  const Logits mode = logits ? Logits::Last : Logits::None;
-  if (shared_) {
-    shared_->eval(tokens, n, mode, logits);
-    n_past_ = shared_->n_past();
-    return;
-  }
+  if (shared_) return *shared_;
   Sequence& seq = *session_->seq_;
   if (seq.n_past() != n_past_) throw std::logic_error("in-place fork: the session's sequence moved under it");
   session_->forked_ = true;  // from here the session restores its end before its next operation
-  seq.eval(tokens, n, mode, logits);
+  return seq;
+}
+
+void Fork::append(const int32_t* tokens, int64_t n, float* logits) {
+  Sequence& seq = target();
+  seq.eval(tokens, n, logits ? Logits::Last : Logits::None, logits);
   n_past_ = seq.n_past();
+}
+
+int32_t Fork::append_argmax(const int32_t* tokens, int64_t n) {
+  Sequence& seq = target();
+  const int32_t id = seq.eval_argmax(tokens, n);
+  n_past_ = seq.n_past();
+  return id;
 }
 
 }  // namespace hybrid::runtime

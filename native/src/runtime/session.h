@@ -143,12 +143,17 @@ class Fork {
  public:
   // Appends tokens after the session's tokens (and this fork's earlier ones); logits of the last one.
   void append(const int32_t* tokens, int64_t n, float* logits = nullptr);
+  // Appends tokens[n] (n >= 1) and returns the argmax of the last one's logits (on the GPU: only the id
+  // comes back, Sequence::eval_argmax).
+  int32_t append_argmax(const int32_t* tokens, int64_t n);
   int64_t size() const { return n_past_; }
   bool stale() const;
 
  private:
   friend class Session;
   Fork(Session* s, std::unique_ptr<Sequence> shared);
+  // The sequence to read into (stale and moved-under checks done; in place: marks the session forked).
+  Sequence& target();
   Session* session_;
   uint64_t epoch_;
   uint64_t gen_;                     // in place: the session's fork generation it belongs to

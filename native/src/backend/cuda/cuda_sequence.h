@@ -37,6 +37,7 @@ class CudaSequence final : public runtime::Sequence {
   int64_t n_past() const override { return state_.n_past(); }
   int64_t n_ctx() const override { return state_.n_ctx(); }
   void eval(const int32_t* tokens, int64_t n, runtime::Logits mode, float* logits) override;
+  int32_t eval_argmax(const int32_t* tokens, int64_t n) override { return engine_.eval_greedy(state_, tokens, n); }
   uint64_t recurrent_bytes() const override { return engine_.recurrent_bytes(); }
   uint64_t memory_bytes() const override { return engine_.state_device_bytes(state_); }
   std::unique_ptr<runtime::Snapshot> snapshot() override;
