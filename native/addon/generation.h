@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "backend/cuda/cuda_engine.h"
 #include "backend/cuda/cuda_sequence.h"
 #include "gguf/gguf.h"
@@ -62,6 +64,23 @@ struct LoadedModel {
   std::vector<std::weak_ptr<struct DocSession>> sessions;  // guarded by compute
   uint64_t use_clock = 0;
   uint64_t evicted_checkpoint_bytes = 0, evicted_sessions = 0;
+  // Sessions of closed documents on CUDA, freed by the next generation (which holds `compute`): freeing
+  // device memory waits for the device, and the thread that drops a document's last reference is often the
+  // JS thread, which must keep answering. Declared after `cuda`, so they go before the engine.
+  std::mutex retired_mu;
+  std::vector<std::unique_ptr<runtime::Session>> retired;
+
+  void retire(std::unique_ptr<runtime::Session> s) {
+    std::lock_guard<std::mutex> lock(retired_mu);
+    retired.push_back(std::move(s));
+  }
+  void free_retired() {  // call with `compute` held
+    std::vector<std::unique_ptr<runtime::Session>> gone;
+    {
+      std::lock_guard<std::mutex> lock(retired_mu);
+      gone.swap(retired);
+    }
+  }
 
   // A fresh sequence of n_ctx tokens on the model's device.
   std::unique_ptr<runtime::Sequence> new_sequence(int64_t n_ctx) {
@@ -104,8 +123,12 @@ inline void choose_device(LoadedModel& lm, const LoadOptions& o) {
         const auto facts = lm.cuda->device_facts();
         const auto mem = lm.cuda->device_memory();
         lm.snapshots = std::make_shared<cuda::SnapshotPool>();
-        // Checkpoints in device memory: up to a quarter of what is free after the weights, at most 2 GiB.
+        // Checkpoints in device memory: up to a quarter of what is free after the weights, at most 2 GiB;
+        // then in pinned host memory: up to an eighth of the machine's memory, at most 8 GiB.
         lm.snapshots->device_budget = std::min<uint64_t>(mem.first / 4, 2ull << 30);
+        const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+        const uint64_t ram = pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : (8ull << 30);
+        lm.snapshots->host_budget = std::min<uint64_t>(ram / 8, 8ull << 30);
         lm.device = "cuda";
         lm.device_name = facts.name;
         lm.device_reason = "CUDA device 0 (" + facts.name + ") holds the weights (" +
@@ -184,13 +207,14 @@ inline std::string model_info_json(const LoadedModel& lm) {
   w.field("architecture", std::string(model::arch_name(hp.arch)));
   if (auto name = file.opt_str("general.name")) w.field("name", std::string(*name));
   else w.key("name").null();
-  w.field("loadMs", lm.load_ms).field("threads", lm.engine ? lm.engine->threads() : 0).field("maxBatch", lm.max_batch);
+  w.field("loadMs", lm.load_ms).field("threads", lm.engine ? lm.engine->threads() : 0);
+  w.field("maxBatch", lm.cuda ? lm.cuda->max_batch() : lm.max_batch);
   w.key("device").begin_object();
   w.field("requested", lm.device_requested).field("using", lm.device).field("reason", lm.device_reason);
   w.field("name", lm.device_name).field("stateBudgetBytes", lm.state_budget_bytes);
   if (lm.cuda) {
     w.field("weightDeviceBytes", lm.cuda->weight_device_bytes()).field("engineDeviceBytes", lm.cuda->device_bytes());
-    w.field("snapshotDeviceBudget", lm.snapshots->device_budget);
+    w.field("snapshotDeviceBudget", lm.snapshots->device_budget).field("snapshotHostBudget", lm.snapshots->host_budget);
   }
   w.end_object();
   w.key("hparams").begin_object();
@@ -261,6 +285,10 @@ struct DocSession {
   std::unique_ptr<tok::DocumentTokens> doc_tokens;
   uint64_t last_used = 0;
   bool registered = false;
+
+  ~DocSession() {
+    if (session && model && model->cuda) model->retire(std::move(session));
+  }
 };
 
 // Keeps the state of all sessions of a model within its budget (call with the compute lock held).
@@ -439,6 +467,7 @@ inline GenerateResult generate(LoadedModel& lm, GenerateRequest& req, const std:
                                const std::function<void(const Chunk&)>& emit) {
   GenerateResult r;
   const auto t0 = Clock::now();
+  lm.free_retired();
   const int64_t n_vocab = lm.model->hp().n_vocab;
   if (req.max_tokens < 0) throw InputError("maxTokens must be >= 0");
   std::vector<tok::TokenId> inject;

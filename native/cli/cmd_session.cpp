@@ -69,7 +69,7 @@ int cmd_edit_bench(const Args& a) {
   auto t0 = Clock::now();
   session.append(doc.data(), n_doc, logits.data());
   const double full_s = since(t0);
-  const uint64_t bytes_per_checkpoint = session.checkpoints().empty() ? 0 : session.checkpoints().back().snap->bytes();
+  const uint64_t bytes_per_checkpoint = gpu ? gpu->recurrent_bytes() : engine->new_state(1).recurrent_bytes();
 
   // Edits: replace a few tokens (a one-line change) near each position, then ask for the next-token logits.
   struct Result { double at, mean, max, tokens_read; };

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "model_fixture.h"
 #include "runtime/session.h"
+#include "util/error.h"
 
 using namespace hybrid::runtime;
 
@@ -227,8 +228,6 @@ TEST("in-place forks read like a fresh state and leave their session as it was")
   CHECK(fork_checks >= 8);
   CHECK_EQ(s.stats().forks_in_place, static_cast<int64_t>(fork_checks));
   CHECK(worst <= 1e-5);
-  // The fork's snapshot is part of what the session holds.
-  CHECK(s.memory_bytes() >= s.checkpoint_bytes() + 2 * env.engine.new_state(1).recurrent_bytes());
 }
 
 TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin makes the fork stale") {
@@ -239,7 +238,14 @@ TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin mak
   const std::vector<float> before = s.logits();
   std::vector<int32_t> extra = {50, 51, 52};
   std::vector<float> l1(env.model->hp().n_vocab), l2(env.model->hp().n_vocab);
+  const uint64_t before_bytes = s.memory_bytes();
+  auto f0 = s.fork();
+  // The fork's snapshot is part of what the session holds; a newer fork makes an older one stale even
+  // before either has read anything.
+  CHECK_EQ(s.memory_bytes() - before_bytes, env.engine.new_state(1).recurrent_bytes());
   auto f1 = s.fork();
+  CHECK(f0->stale());
+  CHECK(!f1->stale());
   f1->append(extra.data(), 3, l1.data());
   auto f2 = s.fork();  // the session is unchanged: same snapshot, the sequence is back at the end
   CHECK(f1->stale());
@@ -254,7 +260,10 @@ TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin mak
   s.append(more.data(), 1, l3.data());
   doc.push_back(60);
   CHECK(max_diff(l3, fresh_logits(env.engine, doc)) <= 1e-5);
-  CHECK_EQ(s.stats().forks_in_place, int64_t(2));
+  CHECK_EQ(s.stats().forks_in_place, int64_t(3));
+  // drop_checkpoints frees the fork's snapshot too.
+  CHECK(s.drop_checkpoints() >= env.engine.new_state(1).recurrent_bytes());
+  CHECK_EQ(s.checkpoint_bytes(), uint64_t{0});
   // append_argmax: the id of the largest logit after the tokens, in place and with shared KV alike.
   Session shared(env.engine, 256);
   shared.append(doc.data(), static_cast<int64_t>(doc.size()));
@@ -267,7 +276,7 @@ TEST("an in-place fork keeps the snapshot of an unchanged session, and a pin mak
     CHECK_EQ(f->append_argmax(extra.data(), 3), best);
     CHECK_EQ(f->size(), x->size() + 3);
   }
-  CHECK_EQ(s.stats().forks_in_place, int64_t(3));
+  CHECK_EQ(s.stats().forks_in_place, int64_t(4));
   CHECK_EQ(shared.stats().forks_in_place, int64_t(0));
 }
 
@@ -293,13 +302,16 @@ class FailingSequence final : public Sequence {
   uint64_t recurrent_bytes() const override { return inner_.recurrent_bytes(); }
   uint64_t memory_bytes() const override { return inner_.memory_bytes(); }
   std::unique_ptr<Snapshot> snapshot() override {
-    if (fail_snapshots) throw std::runtime_error("out of pinned host memory for a recurrent-state snapshot (test)");
+    if (fail_snapshots) throw hybrid::OutOfMemory("out of pinned host memory for a recurrent-state snapshot (test)");
     return inner_.snapshot();
   }
-  void restore(const Snapshot& s, int64_t n) override { inner_.restore(s, n); }
+  void restore(const Snapshot& s, int64_t n) override {
+    if (fail_restore) throw std::runtime_error("CUDA error: an illegal memory access was encountered (test)");
+    inner_.restore(s, n);
+  }
   void reset() override { inner_.reset(); }
 
-  bool fail_eval = false, fail_snapshots = false;
+  bool fail_eval = false, fail_snapshots = false, fail_restore = false;
   int64_t read_before_failing = 0;
 
  private:
@@ -347,6 +359,24 @@ TEST("a failed read or snapshot leaves the session holding exactly what it read,
   edited[30] = 5;
   s.sync(edited);
   CHECK(max_diff(s.logits(), fresh_logits(env.engine, edited)) <= 1e-5);
+  // A restore that fails (a device error) leaves an empty session that starts over, not a wrong one.
+  seq.fail_restore = true;
+  CHECK_THROWS(s.rollback(30));
+  seq.fail_restore = false;
+  CHECK_EQ(s.size(), int64_t(0));
+  CHECK(s.checkpoints().empty());
+  s.sync(edited);
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, edited)) <= 1e-5);
+  // An in-place fork whose undo fails: the same.
+  auto f2 = s.fork();
+  f2->append(extra.data(), 2);
+  seq.fail_restore = true;
+  CHECK_THROWS(s.append(extra.data(), 1));
+  seq.fail_restore = false;
+  CHECK_EQ(s.size(), int64_t(0));
+  CHECK(f2->stale());
+  s.sync(doc);
+  CHECK(max_diff(s.logits(), fresh_logits(env.engine, doc)) <= 1e-5);
 }
 
 TEST_MAIN()

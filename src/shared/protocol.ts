@@ -83,6 +83,7 @@ export interface ModelInfo {
     weightDeviceBytes?: number;
     engineDeviceBytes?: number;
     snapshotDeviceBudget?: number;
+    snapshotHostBudget?: number;
   };
   hparams: {
     contextLength: number;

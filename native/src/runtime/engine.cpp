@@ -147,6 +147,11 @@ void Engine::eval_batch(State& state, const int32_t* tokens, int64_t n, bool all
   const auto& T = model_->tensors();
   const int64_t E = hp.n_embd;
   state_ctx_ = state.n_ctx;
+  // Every KV cache grows before any layer runs: running out of memory then leaves the state as it was
+  // (the recurrent layers update their state in place as they go).
+  for (uint32_t il = 0; il < hp.n_layer; ++il)
+    if (hp.kinds[il] == LayerKind::Attention)
+      reserve_kv(*state.layers[il].kv, state.n_past + n, static_cast<int64_t>(hp.n_head_kv[il]) * hp.head_dim, state.n_ctx);
   // h = token_embd[tok] (get_rows: decode the token's row; no embedding scale in nemotron_h)
   const gguf::Tensor* embd = T.get(Role::TokenEmbd);
   for (int64_t t = 0; t < n; ++t) formats::dequantize_row(embd->format, embd->row(tokens[t]), h_.data() + t * E, E);

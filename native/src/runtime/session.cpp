@@ -28,13 +28,17 @@ uint64_t Session::memory_bytes() const {
 }
 
 uint64_t Session::drop_checkpoints() {
-  const uint64_t freed = checkpoint_bytes();
+  settle();
+  const uint64_t freed = checkpoint_bytes() + (fork_snap_ ? fork_snap_->bytes() : 0);
   std::vector<Checkpoint>().swap(checkpoints_);
+  fork_snap_.reset();  // the next in-place fork takes a new one
+  ++fork_gen_;
   return freed;
 }
 
 void Session::append(const int32_t* tokens, int64_t n, float* logits) {
   if (n <= 0) return;
+  check_usable();
   settle();
   if (size() + n > n_ctx()) {
     throw InputError("context overflow: " + std::to_string(size()) + " + " + std::to_string(n) +
@@ -79,7 +83,7 @@ void Session::take_checkpoint(bool pinned) {
   } catch (const std::bad_alloc&) {
     // No memory for a snapshot: a checkpoint saves compute later, it is not needed for correctness.
     ++stats_.checkpoints_failed;
-  } catch (const std::runtime_error&) {
+  } catch (const OutOfMemory&) {
     ++stats_.checkpoints_failed;  // e.g. CudaOutOfMemory: neither device nor pinned host memory left
   }
 }
@@ -145,6 +149,7 @@ int64_t Session::rollback(int64_t n) {
   if (n < 0 || n > size()) {
     throw std::invalid_argument("rollback(" + std::to_string(n) + ") outside [0, " + std::to_string(size()) + "]");
   }
+  check_usable();
   if (n == size()) return 0;
   settle();
   mutated();
@@ -152,13 +157,18 @@ int64_t Session::rollback(int64_t n) {
   // Checkpoints past n describe text that no longer exists.
   while (!checkpoints_.empty() && checkpoints_.back().n > n) checkpoints_.pop_back();
   int64_t from = 0;
-  if (!checkpoints_.empty()) {
-    const Checkpoint& c = checkpoints_.back();
-    seq_->restore(*c.snap, c.n);  // attention: the KV cache is truncated by position, nothing to copy
-    from = c.n;
-    ++stats_.checkpoints_restored;
-  } else {
-    seq_->reset();
+  try {
+    if (!checkpoints_.empty()) {
+      const Checkpoint& c = checkpoints_.back();
+      seq_->restore(*c.snap, c.n);  // attention: the KV cache is truncated by position, nothing to copy
+      from = c.n;
+      ++stats_.checkpoints_restored;
+    } else {
+      seq_->reset();
+    }
+  } catch (...) {
+    forget_all();  // the recurrent state may be half overwritten: start over from no tokens
+    throw;
   }
   const int64_t reread = n - from;
   std::vector<int32_t> keep(tokens_.begin() + from, tokens_.begin() + n);
@@ -218,6 +228,7 @@ void Session::unpin_old() {
 
 void Session::pin_checkpoint_here() {
   if (size() == 0) return;
+  check_usable();
   settle();
   take_checkpoint(true);
   unpin_old();
@@ -236,12 +247,36 @@ const std::vector<float>& Session::logits() {
 
 void Session::settle() {
   if (!forked_) return;
+  try {
+    seq_->restore(*fork_snap_, size());
+  } catch (...) {
+    forget_all();
+    throw;
+  }
   forked_ = false;
   ++fork_gen_;  // the in-place fork's tokens are gone
-  seq_->restore(*fork_snap_, size());
+}
+
+void Session::forget_all() {
+  mutated();
+  ++fork_gen_;
+  forked_ = false;
+  tokens_.clear();
+  checkpoints_.clear();
+  fork_snap_.reset();
+  try {
+    seq_->reset();
+  } catch (...) {
+    broken_ = true;  // the sequence cannot even start over: every later operation says so
+  }
+}
+
+void Session::check_usable() const {
+  if (broken_) throw std::runtime_error("this document session's state was lost after a device error; reopen the document");
 }
 
 std::unique_ptr<Fork> Session::fork() {
+  check_usable();
   settle();
   std::unique_ptr<Sequence> shared = seq_->fork_sharing_kv();
   if (!shared) {
@@ -270,17 +305,27 @@ Sequence& Fork::target() {
   return seq;
 }
 
+namespace {
+// A fork's position follows its sequence when a read ends, normally or by an exception (a failed batch
+// leaves the batches before it read), so the fork stays usable.
+struct FollowPosition {
+  int64_t& n_past;
+  const Sequence& seq;
+  ~FollowPosition() { n_past = seq.n_past(); }
+};
+}  // namespace
+
 void Fork::append(const int32_t* tokens, int64_t n, float* logits) {
+  if (n <= 0 && !logits) return;
   Sequence& seq = target();
+  FollowPosition follow{n_past_, seq};
   seq.eval(tokens, n, logits ? Logits::Last : Logits::None, logits);
-  n_past_ = seq.n_past();
 }
 
 int32_t Fork::append_argmax(const int32_t* tokens, int64_t n) {
   Sequence& seq = target();
-  const int32_t id = seq.eval_argmax(tokens, n);
-  n_past_ = seq.n_past();
-  return id;
+  FollowPosition follow{n_past_, seq};
+  return seq.eval_argmax(tokens, n);
 }
 
 }  // namespace hybrid::runtime

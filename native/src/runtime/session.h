@@ -50,8 +50,8 @@ struct SessionStats {
   int64_t rollbacks = 0;
   int64_t checkpoints_taken = 0;
   int64_t checkpoints_restored = 0;
-  int64_t forks_in_place = 0;
-  int64_t checkpoints_failed = 0;  // snapshots that found no memory (skipped: later edits re-read more)    // forks run on the session's own sequence (backends that cannot share KV)
+  int64_t forks_in_place = 0;      // forks run on the session's own sequence (backends that cannot share KV)
+  int64_t checkpoints_failed = 0;  // snapshots that found no memory (skipped: later edits re-read more)
 };
 
 class Fork;
@@ -121,6 +121,10 @@ class Session {
   void mutated() { ++epoch_; logits_valid_ = false; }
   // Brings the sequence back to the session's end after an in-place fork used it.
   void settle();
+  // After a failed restore: no tokens, no checkpoints, the sequence reset (or, when even that fails, the
+  // session marked broken: check_usable() then throws on every operation).
+  void forget_all();
+  void check_usable() const;
 
   std::unique_ptr<Sequence> seq_;
   CheckpointPolicy policy_;
@@ -137,6 +141,7 @@ class Session {
   uint64_t fork_snap_epoch_ = ~uint64_t(0);
   uint64_t fork_gen_ = 0;
   bool forked_ = false;
+  bool broken_ = false;
 };
 
 class Fork {

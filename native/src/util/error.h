@@ -13,4 +13,11 @@ class InputError : public std::runtime_error {
   explicit InputError(const std::string& msg) : std::runtime_error(msg) {}
 };
 
+// Memory ran out for something the caller can do without or retry later (a checkpoint's snapshot, a GPU
+// buffer): the message names what did not fit and how much was free. cuda::CudaOutOfMemory is one.
+class OutOfMemory : public std::runtime_error {
+ public:
+  explicit OutOfMemory(const std::string& msg) : std::runtime_error(msg) {}
+};
+
 }  // namespace hybrid

@@ -17,13 +17,14 @@
 #include <vector>
 
 #include "runtime/engine.h"
+#include "util/error.h"
 
 namespace hybrid::cuda {
 
 // The device ran out of memory: the message names what did not fit, the bytes asked and the free bytes.
-class CudaOutOfMemory : public std::runtime_error {
+class CudaOutOfMemory : public OutOfMemory {
  public:
-  explicit CudaOutOfMemory(const std::string& msg) : std::runtime_error(msg) {}
+  explicit CudaOutOfMemory(const std::string& msg) : OutOfMemory(msg) {}
 };
 
 // True when this build has the CUDA backend and device `device` can be used; otherwise false and *why

@@ -17,12 +17,16 @@
 
 namespace hybrid::cuda {
 
-// Where an engine's snapshots live: bytes in device memory (up to device_budget), bytes in pinned host
-// memory, and how many snapshots went to the host because the device budget or memory was exhausted.
-// Guarded by `mu`: a session may be dropped on another thread than the one computing.
+// Where an engine's snapshots live: bytes in device memory (up to device_budget, and only while
+// device_headroom bytes stay free for KV growth), bytes in pinned host memory (up to host_budget: page-locked
+// memory is taken from the whole machine), and how many snapshots went to the host. Past both budgets a
+// snapshot fails with CudaOutOfMemory (a Session then skips that checkpoint). Counters guarded by `mu`: a
+// session may be dropped on another thread than the one computing.
 struct SnapshotPool {
   std::mutex mu;
   uint64_t device_budget = 512ull << 20;
+  uint64_t device_headroom = 256ull << 20;
+  uint64_t host_budget = 4ull << 30;
   uint64_t device_used = 0, host_used = 0;
   int64_t device_count = 0, host_count = 0, spilled = 0;
 };
