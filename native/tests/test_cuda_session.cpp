@@ -7,6 +7,10 @@
 // tolerance is test_cuda_engine's 1e-4 of the logit range.
 #include "build_config.h"
 
+#if HYBRID_HAVE_CUDA_BUILD
+#include <cuda_runtime.h>
+#endif
+
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -192,6 +196,91 @@ TEST("the addon's generation on CUDA: same greedy tokens as on the CPU, through 
               (long long)dg->session->stats().tokens_reread, (long long)dg->session->stats().rollbacks);
   CHECK(dg->session->stats().checkpoints_restored > 0);
 }
+
+#if HYBRID_HAVE_CUDA_BUILD
+namespace {
+// Takes all but `leave` bytes of the device's free memory until destroyed.
+struct MemoryHog {
+  std::vector<void*> blocks;
+  explicit MemoryHog(uint64_t leave) {
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    uint64_t want = free_b > leave ? free_b - leave : 0;
+    // in 256 MiB pieces, then smaller, until the device says no
+    for (uint64_t piece = 256ull << 20; piece >= (1ull << 20) && want >= (1ull << 20); piece /= 2) {
+      while (want >= piece) {
+        void* p = nullptr;
+        if (cudaMalloc(&p, piece) != cudaSuccess) {
+          cudaGetLastError();
+          break;
+        }
+        blocks.push_back(p);
+        want -= piece;
+      }
+    }
+  }
+  ~MemoryHog() {
+    for (void* p : blocks) cudaFree(p);
+  }
+};
+}  // namespace
+
+TEST("out of device memory: a load falls back to the CPU naming what did not fit; a KV cache that cannot grow fails "
+     "the request with the figures and the session stays usable") {
+  Loaded L(wide_model(Format::F32, 14), "cudaoom");
+  const int32_t V = static_cast<int32_t>(L.model->hp().n_vocab);
+  auto load = [&](uint64_t budget) {
+    hybrid::addon::LoadOptions o;
+    o.threads = 2;
+    o.max_batch = 8;
+    o.cuda_max_batch = 8;
+    o.device = "cuda";
+    o.state_budget_bytes = budget;
+    return hybrid::addon::load_model(L.file.path, o, [](const hybrid::addon::LoadProgress&) {});
+  };
+  {
+    MemoryHog hog(1ull << 20);  // 1 MiB left: the weights cannot fit
+    auto lm = load(0);
+    std::printf("  load with 1 MiB free: %s (%s)\n", lm->device.c_str(), lm->device_reason.c_str());
+    CHECK(lm->device == "cpu");
+    CHECK(lm->device_reason.find("falling back to the CPU: CUDA out of memory allocating") != std::string::npos);
+    CHECK(lm->device_reason.find("free of") != std::string::npos);
+  }
+  auto lm = load(0);
+  CHECK(lm->device == "cuda");
+  auto doc = std::make_shared<hybrid::addon::DocSession>();
+  doc->n_ctx = 1 << 16;
+  std::atomic<bool> cancel{false};
+  auto run = [&](int64_t n_tokens) {
+    hybrid::addon::GenerateRequest req;
+    hybrid::addon::PromptPart p;
+    p.is_tokens = true;
+    p.tokens = prompt_tokens(n_tokens, V, 31);
+    req.prompt.push_back(p);
+    req.session = doc;
+    req.max_tokens = 2;
+    req.stop_at_eog = false;
+    std::lock_guard<std::mutex> lock(lm->compute);
+    return hybrid::addon::generate(*lm, req, cancel, [](const hybrid::addon::Chunk&) {});
+  };
+  run(64);
+  std::string error;
+  {
+    MemoryHog hog(8ull << 20);  // the KV caches of 30,000 tokens need more than 8 MiB
+    try {
+      run(30000);
+    } catch (const hybrid::cuda::CudaOutOfMemory& e) {
+      error = e.what();
+    }
+  }
+  std::printf("  long prompt with 8 MiB free: %s\n", error.c_str());
+  CHECK(error.find("KV cache of layer") != std::string::npos);
+  CHECK(doc->session->size() < 30000);
+  const auto r = run(600);  // memory back: the same session serves again
+  CHECK_EQ(r.generated_tokens, int64_t{2});
+  CHECK_EQ(doc->session->size(), int64_t{600});
+}
+#endif
 
 int main() {
   std::string why;
