@@ -21,6 +21,7 @@
 #include "backend/cuda/cuda_sequence.h"
 #include "check.h"
 #include "cuda_fixture.h"
+#include "random_edits.h"
 #include "runtime/session.h"
 
 using namespace cuda_fixture;
@@ -55,36 +56,25 @@ TEST("a Session on the GPU follows the CPU through appends, edits, rollbacks and
   policy.dense = 2;
   Session s(std::make_unique<CudaSequence>(gpu, pool, 1024), policy);
   CHECK(std::string(s.device()) == "cuda");
-  std::mt19937 rng(5);
-  auto rand_tokens = [&](int n) {
-    std::vector<int32_t> t(n);
-    for (auto& x : t) x = static_cast<int32_t>(rng() % V);
-    return t;
-  };
-  auto first = rand_tokens(40);
+  RandomEdits r(5, V);
+  auto first = r.tokens(40);
   s.append(first.data(), 40);
   double worst = 0, worst_fork = 0;
   int checks = 0, forks = 0;
   for (int step = 0; step < 50; ++step) {
-    const int op = static_cast<int>(rng() % 4);
+    const int op = static_cast<int>(r.below(4));
     if (op == 0) {
-      auto t = rand_tokens(1 + static_cast<int>(rng() % 30));
+      auto t = r.tokens(1 + static_cast<int>(r.below(30)));
       s.append(t.data(), static_cast<int64_t>(t.size()));
     } else if (op == 1 && s.size() > 2) {
-      s.rollback(1 + static_cast<int64_t>(rng() % (s.size() - 1)));
+      s.rollback(1 + static_cast<int64_t>(r.below(static_cast<uint32_t>(s.size() - 1))));
     } else if (op == 2) {
-      std::vector<int32_t> target = s.tokens();
-      const size_t pos = rng() % target.size();
-      const size_t del = std::min<size_t>(rng() % 5, target.size() - pos);
-      target.erase(target.begin() + pos, target.begin() + pos + del);
-      auto ins = rand_tokens(static_cast<int>(rng() % 6));
-      target.insert(target.begin() + pos, ins.begin(), ins.end());
-      if (target.empty()) target.push_back(1);
+      const std::vector<int32_t> target = r.edit(s.tokens());
       s.sync(target);
       CHECK(s.tokens() == target);
     } else {
       auto f = s.fork();
-      auto a = rand_tokens(1 + static_cast<int>(rng() % 10));
+      auto a = r.tokens(1 + static_cast<int>(r.below(10)));
       std::vector<float> fl(V);
       f->append(a.data(), static_cast<int64_t>(a.size()), fl.data());
       std::vector<int32_t> joined = s.tokens();

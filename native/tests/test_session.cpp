@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "model_fixture.h"
+#include "random_edits.h"
 #include "runtime/session.h"
 #include "util/error.h"
 
@@ -45,29 +46,18 @@ TEST("random appends, rollbacks and edits keep the session equal to a fresh read
   policy.stride = 8;
   policy.dense = 2;
   Session s(env.engine, 2048, policy);
-  std::mt19937 rng(42);
-  auto rand_tokens = [&](int n) {
-    std::vector<int32_t> t(n);
-    for (auto& x : t) x = static_cast<int32_t>(rng() % V);
-    return t;
-  };
+  RandomEdits r(42, V);
   int checks = 0;
   double worst = 0;
   for (int step = 0; step < 60; ++step) {
-    const int op = static_cast<int>(rng() % 3);
+    const int op = static_cast<int>(r.below(3));
     if (op == 0 || s.size() < 4) {
-      auto t = rand_tokens(1 + static_cast<int>(rng() % 40));
+      auto t = r.tokens(1 + static_cast<int>(r.below(40)));
       s.append(t.data(), static_cast<int64_t>(t.size()));
     } else if (op == 1) {
-      s.rollback(static_cast<int64_t>(rng() % (s.size() + 1)));
+      s.rollback(static_cast<int64_t>(r.below(static_cast<uint32_t>(s.size() + 1))));
     } else {
-      std::vector<int32_t> target = s.tokens();
-      const size_t pos = rng() % target.size();
-      const size_t del = std::min<size_t>(rng() % 5, target.size() - pos);
-      target.erase(target.begin() + pos, target.begin() + pos + del);
-      auto ins = rand_tokens(static_cast<int>(rng() % 6));
-      target.insert(target.begin() + pos, ins.begin(), ins.end());
-      if (target.empty()) target.push_back(1);
+      const std::vector<int32_t> target = r.edit(s.tokens());
       s.sync(target);
       CHECK(s.tokens() == target);
     }
@@ -173,26 +163,21 @@ TEST("in-place forks read like a fresh state and leave their session as it was")
   policy.stride = 8;
   policy.dense = 2;
   Session s(std::make_unique<CpuSequence>(env.engine, 1024, /*share_kv_forks=*/false), policy);
-  std::mt19937 rng(7);
-  auto rand_tokens = [&](int n) {
-    std::vector<int32_t> t(n);
-    for (auto& x : t) x = static_cast<int32_t>(rng() % V);
-    return t;
-  };
-  auto first = rand_tokens(30);
+  RandomEdits r(7, V);
+  auto first = r.tokens(30);
   s.append(first.data(), 30);
   double worst = 0;
   int fork_checks = 0;
   std::unique_ptr<Fork> older;
   for (int step = 0; step < 40; ++step) {
-    const int op = static_cast<int>(rng() % 4);
+    const int op = static_cast<int>(r.below(4));
     if (op == 0) {
-      auto t = rand_tokens(1 + static_cast<int>(rng() % 20));
+      auto t = r.tokens(1 + static_cast<int>(r.below(20)));
       s.append(t.data(), static_cast<int64_t>(t.size()));
     } else if (op == 1 && s.size() > 2) {
       std::vector<int32_t> target = s.tokens();
-      target.resize(1 + rng() % target.size());
-      auto ins = rand_tokens(static_cast<int>(rng() % 8));
+      target.resize(1 + r.below(static_cast<uint32_t>(target.size())));
+      auto ins = r.tokens(static_cast<int>(r.below(8)));
       target.insert(target.end(), ins.begin(), ins.end());
       s.sync(target);
       CHECK(s.tokens() == target);
@@ -200,8 +185,8 @@ TEST("in-place forks read like a fresh state and leave their session as it was")
       // A fork, read in two pieces, against a fresh read of session + fork tokens.
       auto fork = s.fork();
       if (older) CHECK(older->stale());  // only the newest in-place fork is usable
-      auto a = rand_tokens(1 + static_cast<int>(rng() % 6));
-      auto b = rand_tokens(1 + static_cast<int>(rng() % 6));
+      auto a = r.tokens(1 + static_cast<int>(r.below(6)));
+      auto b = r.tokens(1 + static_cast<int>(r.below(6)));
       std::vector<float> fl(V);
       fork->append(a.data(), static_cast<int64_t>(a.size()));
       fork->append(b.data(), static_cast<int64_t>(b.size()), fl.data());
@@ -216,7 +201,7 @@ TEST("in-place forks read like a fresh state and leave their session as it was")
     // The session's own logits after the fork moved its sequence: cached ones, and after a fresh token.
     CHECK(max_diff(s.logits(), fresh_logits(env.engine, s.tokens())) <= 1e-5);
     if (step % 5 == 4) {
-      auto t = rand_tokens(1);
+      auto t = r.tokens(1);
       std::vector<float> l(V);
       s.append(t.data(), 1, l.data());
       worst = std::max(worst, max_diff(l, fresh_logits(env.engine, s.tokens())));
