@@ -6,7 +6,12 @@
 // session's logits equal, bit for bit, those of a fresh session that read the same tokens from the start;
 // a fork's logits equal a fresh read of the session's tokens followed by the fork's.
 //
-// Input: byte 0 the stride (4..19), byte 1 the checkpoint budget (in states); then operations
+// Byte 1's high bit runs the session with in-place forks (the GPU's path: the sequence cannot share its KV
+// caches, so a fork reads past the session's end in the session's own sequence and the session restores its
+// end before its next operation); the same checks hold.
+//
+// Input: byte 0 the stride (4..19), byte 1 the checkpoint budget (in states, low 7 bits) and the fork mode
+// (high bit); then operations
 // [op][a][b][n][tokens…]. Token ids are taken modulo the vocabulary; overflows of the context are refused
 // with InputError (and must leave the session as it was).
 #include <cstdint>
@@ -75,8 +80,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Session probe(*fx().engine, kCtx);
     return probe.memory_bytes();  // an upper bound of one checkpoint's size
   }();
-  policy.budget_bytes = one_state * (1 + in.u8() % 6);
-  Session s(*fx().engine, kCtx, policy);
+  const uint8_t b1 = in.u8();
+  policy.budget_bytes = one_state * (1 + (b1 & 0x7f) % 6);
+  const bool in_place_forks = (b1 & 0x80) != 0;
+  Session s(std::make_unique<hybrid::runtime::CpuSequence>(*fx().engine, kCtx, !in_place_forks), policy);
   const int64_t V = fx().vocab;
   auto tokens_from = [&](size_t n) {
     std::vector<int32_t> t;
@@ -140,6 +147,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           std::vector<int32_t> all = s.tokens();
           all.insert(all.end(), t.begin(), t.end());
           check_same(logits, fresh_logits(all), "fork", all.size());
+          if (in_place_forks && (op & 0x20)) {  // a second fork: the first is stale, the second reads right
+            auto g = s.fork();
+            FUZZ_CHECK(f->stale(), "an older in-place fork is not stale after a newer fork");
+            g->append(t.data(), static_cast<int64_t>(t.size()), logits.data());
+            check_same(logits, fresh_logits(all), "second fork", all.size());
+            f = std::move(g);
+          }
           if (op & 0x80) {  // the session changes: the fork is stale and says so
             const int32_t x = 1;
             if (s.size() < kCtx) {
