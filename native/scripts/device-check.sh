@@ -118,6 +118,9 @@ for type in bf16 q8_0; do
   if [ "$type" = "bf16" ]; then  # the same edits through the worker's path: Session over CudaSequence
     step "bench-edit-$type" 120 bash -c "'$HYBRID' edit-bench '$f' --device cuda --doc-tokens $EDIT_DOC --edit-at 0.95,0.5 \
       --edits 5 --json > '$OUT/bench-edit-$type.json'"
+    # keystroke -> completion through the worker's generation loop (FIM suffix read in an in-place fork)
+    step "bench-complete-$type" 150 bash -c "'$HYBRID' complete-bench '$f' --device cuda --doc-tokens $EDIT_DOC \
+      --suffix-tokens 512 --keystrokes 20 --max-tokens 16 --baseline-every 10 --json > '$OUT/bench-complete-$type.json'"
   fi
   if [ "$EXTRA" = "1" ]; then  # the previous kernels on the same file: bf16 scan + conv, q8_0 decode GEMV
     if [ "$type" = "bf16" ]; then OLD="HYBRID_CUDA_SCAN=seq HYBRID_CUDA_CONV=seq HYBRID_CUDA_PROFILE=1"; else OLD="HYBRID_MM_GEMV=f32"; fi
