@@ -99,8 +99,6 @@ struct LoadProgress {
   uint64_t done = 0, total = 0;
 };
 
-// Loads and validates the file, reads every weight page once (so the first request does not pay the page
-// faults, and the user sees real progress for a large file), builds the tokenizer and the engine.
 struct LoadOptions {
   int threads = 0;                 // CPU engine threads (0: one per core)
   int64_t max_batch = 64;          // CPU engine: tokens per forward batch
@@ -152,6 +150,9 @@ inline void choose_device(LoadedModel& lm, const LoadOptions& o) {
   lm.device_name = "CPU (" + std::to_string(lm.engine->threads()) + " threads)";
 }
 
+// Loads and validates the file, reads every weight page once (so the first request does not pay the page
+// faults, and the user sees real progress for a large file), builds the tokenizer and the engine on the
+// device the options ask for (choose_device).
 inline std::shared_ptr<LoadedModel> load_model(const std::string& path, const LoadOptions& opts,
                                                const std::function<void(const LoadProgress&)>& progress) {
   const auto t0 = Clock::now();
