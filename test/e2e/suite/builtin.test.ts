@@ -10,26 +10,7 @@ import * as vscode from 'vscode';
 import type { CompletionOutcome } from '../../../src/completions/engine';
 import type { HybridCopilotApi } from '../../../src/extension';
 import { BUILTIN_MODEL_REL } from '../../../src/models/builtin';
-import type { RuntimeInfo } from '../../../src/shared/protocol';
-import { activeExtension } from './util';
-
-const info = () => vscode.commands.executeCommand<RuntimeInfo>('hybridCopilot.showRuntimeInfo') as Thenable<RuntimeInfo>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
-}
+import { activeExtension, info, sleep, until } from './util';
 
 suite('built-in model', () => {
   let api: HybridCopilotApi;

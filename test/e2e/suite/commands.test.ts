@@ -14,26 +14,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ActionResult } from '../../../src/commands/actionCommands';
 import type { HybridCopilotApi } from '../../../src/extension';
-import type { RuntimeInfo } from '../../../src/shared/protocol';
 import { writeChatFixtureModel } from './chatModel';
-import { activeExtension } from './util';
-
-const info = () => vscode.commands.executeCommand<RuntimeInfo>('hybridCopilot.showRuntimeInfo') as Thenable<RuntimeInfo>;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { activeExtension, info, until } from './util';
 
 function diffTabFor(proposal: string): vscode.Tab | undefined {
   return vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.toString() === proposal);

@@ -12,24 +12,7 @@ import * as vscode from 'vscode';
 import type { HybridCopilotApi } from '../../../src/extension';
 import type { RuntimeInfo } from '../../../src/shared/protocol';
 import { writeChatFixtureModel } from './chatModel';
-import { activeExtension } from './util';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(100);
-  }
-}
+import { activeExtension, sleep, until } from './util';
 
 suite('remote backend through hybrid serve', () => {
   let api: HybridCopilotApi;

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { RuntimeInfo as FullRuntimeInfo } from '../../../src/shared/protocol';
 
 export const EXTENSION_ID = 'hybrid-copilot.hybrid-copilot';
 
@@ -26,4 +27,25 @@ export async function runtimeInfo(): Promise<RuntimeInfo> {
     throw new Error(`hybridCopilot.showRuntimeInfo returned ${JSON.stringify(info)}`);
   }
   return info;
+}
+
+/** The runtime's info as the extension reports it (Hybrid: Show Runtime Info), fully typed. */
+export const info = () => vscode.commands.executeCommand<FullRuntimeInfo>('hybridCopilot.showRuntimeInfo') as Thenable<FullRuntimeInfo>;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` every 100 ms until it returns a value (not undefined); its errors are retried and the last one is reported on timeout. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const t0 = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(100);
+  }
 }

@@ -9,24 +9,7 @@ import * as vscode from 'vscode';
 import { writeNemotronH } from '../../fixtures/nemotron-h';
 import { textHash } from '../../../src/worker/documents';
 import type { CompleteResult, RuntimeInfo } from '../../../src/shared/protocol';
-import { activeExtension } from './util';
-
-const info = () => vscode.commands.executeCommand<RuntimeInfo>('hybridCopilot.showRuntimeInfo') as Thenable<RuntimeInfo>;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { activeExtension, info, until } from './util';
 
 /** The worker's copy of the document, once it equals the editor's. */
 function mirrored(doc: vscode.TextDocument) {
