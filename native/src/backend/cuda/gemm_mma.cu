@@ -234,18 +234,6 @@ __global__ void splitk_reduce_kernel(const float* __restrict__ part, int splits,
 
 int g_force_splits = 0;  // 0: automatic; s > 0: exactly s (clamped to the k tiles), for tests
 
-int sm_count() {
-  static int sms = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return 132;
-    }
-    return v;
-  }();
-  return sms;
-}
-
 template <Format F, typename T>
 void launch(const Layout& L, const T* xa, int64_t n, float* y, bool acc, float* part, cudaStream_t s) {
   gemm_mma_prepare();

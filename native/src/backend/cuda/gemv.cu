@@ -172,18 +172,6 @@ constexpr int kWarps = 4;  // warps per block
 
 int g_forced_ks = 0;  // 0: automatic; 1 or 4: forced (tests, cuda-opbench)
 
-int sm_count() {
-  static int sms = [] {
-    int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return 132;
-    }
-    return v;
-  }();
-  return sms;
-}
-
 // Warps per row group: 4 (K split in the block) when one warp per group would leave fewer than 16 warps
 // per multiprocessor, else 1.
 int k_split(int64_t groups) {

@@ -36,6 +36,20 @@ inline void check(cudaError_t e, const char* what) {
 
 inline size_t align256(size_t x) { return (x + 255) & ~size_t(255); }
 
+// Multiprocessors of the current device (read once; 132, an H100's, when the query fails): GEMV and GEMM
+// size their grids and K splits by it.
+inline int sm_count() {
+  static const int sms = [] {
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+      cudaGetLastError();
+      return 132;
+    }
+    return v;
+  }();
+  return sms;
+}
+
 // Pointers into a device matrix, derived from DeviceMatrix (see the layouts above).
 struct Layout {
   const uint8_t* q = nullptr;    // M rows of row_bytes
