@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "runtime/sampler.h"
 #include "util/error.h"
 
 namespace hybrid::runtime {
@@ -13,10 +14,7 @@ int32_t Sequence::eval_argmax(const int32_t* tokens, int64_t n) {
   const int64_t V = model().hp().n_vocab;
   argmax_logits_.resize(static_cast<size_t>(V));
   eval(tokens, n, Logits::Last, argmax_logits_.data());
-  int32_t best = 0;
-  for (int32_t i = 1; i < V; ++i)
-    if (argmax_logits_[i] > argmax_logits_[best]) best = i;
-  return best;
+  return Sampler::argmax(argmax_logits_.data(), static_cast<int32_t>(V));
 }
 
 namespace {

@@ -52,7 +52,7 @@ void CudaEngine::save_snapshot(CudaState&, int) { absent(); }
 int64_t CudaEngine::restore_snapshot(CudaState&, int) { absent(); }
 void* CudaEngine::alloc_snapshot(bool) { absent(); }
 void CudaEngine::free_snapshot(void*, bool) noexcept {}
-void CudaEngine::save_recurrent_to(const CudaState&, void*) { absent(); }
+void CudaEngine::save_recurrent_to(const CudaState&, void*) const { absent(); }
 void CudaEngine::load_recurrent_from(CudaState&, const void*) { absent(); }
 void CudaEngine::reset(CudaState&) { absent(); }
 std::pair<uint64_t, uint64_t> CudaEngine::device_memory() const { absent(); }

@@ -739,20 +739,16 @@ uint64_t CudaEngine::recurrent_bytes() const { return impl_->rec_bytes; }
 
 void CudaEngine::save_recurrent(const CudaState& state, float* host) const {
   auto& e = *impl_;
-  auto& st = state_of(state);
-  if (e.rec_bytes == 0) return;
-  HYBRID_CUDA_CHECK(cudaMemcpyAsync(e.h_rec, st.rec, e.rec_bytes, cudaMemcpyDeviceToHost, e.stream));
-  HYBRID_CUDA_CHECK(cudaStreamSynchronize(e.stream));
-  std::memcpy(host, e.h_rec, e.rec_bytes);
+  save_recurrent_to(state, e.h_rec);  // checks the state; the copy goes through the pinned staging buffer
+  if (e.rec_bytes > 0) std::memcpy(host, e.h_rec, e.rec_bytes);
 }
 
 void CudaEngine::load_recurrent(CudaState& state, const float* host) {
   auto& e = *impl_;
-  auto& st = state_of(state);
+  (void)state_of(state);
   if (e.rec_bytes == 0) return;
   std::memcpy(e.h_rec, host, e.rec_bytes);
-  HYBRID_CUDA_CHECK(cudaMemcpyAsync(st.rec, e.h_rec, e.rec_bytes, cudaMemcpyHostToDevice, e.stream));
-  HYBRID_CUDA_CHECK(cudaStreamSynchronize(e.stream));
+  load_recurrent_from(state, e.h_rec);
 }
 
 void CudaEngine::truncate(CudaState& state, int64_t n_past) {
@@ -825,7 +821,7 @@ void CudaEngine::free_snapshot(void* p, bool on_device) noexcept {
   cudaGetLastError();
 }
 
-void CudaEngine::save_recurrent_to(const CudaState& state, void* dst) {
+void CudaEngine::save_recurrent_to(const CudaState& state, void* dst) const {
   auto& e = *impl_;
   auto& st = state_of(state);
   if (e.rec_bytes == 0) return;

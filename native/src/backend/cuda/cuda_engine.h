@@ -104,7 +104,7 @@ class CudaEngine {
   void* alloc_snapshot(bool on_device);
   void free_snapshot(void* p, bool on_device) noexcept;
   // Copies a state's recurrent part to / from such a buffer (either kind; the copy is done when they return).
-  void save_recurrent_to(const CudaState& state, void* dst);
+  void save_recurrent_to(const CudaState& state, void* dst) const;
   void load_recurrent_from(CudaState& state, const void* src);
   // The recurrent part := zeros, n_past := 0 (the state before any token; KV rows are kept as free rows).
   void reset(CudaState& state);
